@@ -1,0 +1,38 @@
+#!/usr/bin/env node
+// seedmask command-line entry. Each subcommand lives in its own module and is loaded lazily,
+// so `seedmask weights ...` never pays for starting a GPU device.
+type Command = { summary: string; load: () => Promise<{ run(argv: string[]): Promise<number> }> };
+
+const commands: Record<string, Command> = {
+  weights: { summary: 'inspect or convert weight files (safetensors, .pt, .pth)', load: () => import('./weights.js') },
+  gpu: { summary: 'print the WebGPU adapter seedmask picks, its limits and features', load: () => import('./gpu.js') },
+};
+
+function usage(): string {
+  const lines = Object.entries(commands).map(([name, c]) => `  ${name.padEnd(10)} ${c.summary}`);
+  return `usage: seedmask <command> [options]\n\ncommands:\n${lines.join('\n')}\n`;
+}
+
+async function main(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  if (!name || name === '-h' || name === '--help') {
+    process.stdout.write(usage());
+    return name ? 0 : 1;
+  }
+  const command = commands[name];
+  if (!command) {
+    process.stderr.write(`seedmask: unknown command '${name}'\n\n${usage()}`);
+    return 2;
+  }
+  const module = await command.load();
+  return module.run(rest);
+}
+
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (err: unknown) => {
+    process.stderr.write(`seedmask: ${err instanceof Error ? err.message : String(err)}\n`);
+    if (process.env.SEEDMASK_DEBUG) console.error(err);
+    process.exit(1);
+  },
+);

@@ -1,0 +1,482 @@
+// The GPU context: device, pipeline cache, buffer pool, uniform arena, command batching, errors,
+// profiling. Dispatches are recorded into one compute pass of one command encoder and submitted
+// together on `flush()`; nothing is submitted per kernel.
+import { adapterName, requestDevice, type OpenGpuOptions } from './device.js';
+import { DeviceLostError, GpuError, KernelError } from './errors.js';
+import { type DeviceTraits, type KernelDescriptor, type UniformValues } from './kernel.js';
+import { loadShader, reflectLayout, specialize, type ReflectedLayout } from './shader.js';
+import { BufferPool, DTYPE_BYTES, Tensor, numel, type DType, type Shape } from './tensor.js';
+
+const COMPUTE = 0x4; // GPUShaderStage.COMPUTE
+const BUF_UNIFORM = 0x40, BUF_STORAGE = 0x80, BUF_COPY_DST = 0x08, BUF_MAP_READ = 0x01, BUF_QUERY_RESOLVE = 0x200, BUF_COPY_SRC = 0x04;
+const UNIFORM_ARENA_BYTES = 1 << 20;
+
+export interface CompiledKernel {
+  name: string;
+  key: string;
+  pipeline: GPUComputePipeline;
+  bindGroupLayout: GPUBindGroupLayout;
+  layout: ReflectedLayout;
+}
+
+export interface KernelTiming {
+  kernel: string;
+  ms: number;
+}
+
+export type Bindings = Record<string, Tensor>;
+
+type TypedArray = Float32Array | Int32Array | Uint32Array | Uint16Array;
+
+let nextBufferId = 1;
+const bufferIds = new WeakMap<GPUBuffer, number>();
+function bufferId(b: GPUBuffer): number {
+  let id = bufferIds.get(b);
+  if (id === undefined) bufferIds.set(b, (id = nextBufferId++));
+  return id;
+}
+
+export class Gpu {
+  readonly traits: DeviceTraits;
+  readonly pool: BufferPool;
+  /** Per-dispatch GPU times, filled when `profiling` is on (needs timestamp-query). */
+  readonly timings: KernelTiming[] = [];
+
+  private readonly pipelines = new Map<string, Promise<CompiledKernel>>();
+  private readonly bindGroups = new Map<string, GPUBindGroup>();
+  private readonly uniformArena: GPUBuffer;
+  private readonly uniformMirror = new ArrayBuffer(UNIFORM_ARENA_BYTES);
+  private uniformCursor = 0;
+  private encoder: GPUCommandEncoder | null = null;
+  private pass: GPUComputePassEncoder | null = null;
+  private batchKernels: string[] = [];
+  private pendingChecks: Promise<void>[] = [];
+  private errors: string[] = [];
+  private lostReason: string | null = null;
+  private profilingOn = false;
+  private querySet: GPUQuerySet | null = null;
+  private queryKernels: string[] = [];
+  private readonly queryCapacity = 512;
+
+  private constructor(
+    readonly device: GPUDevice,
+    traits: DeviceTraits,
+    private readonly gpuAdapter: GPUAdapter,
+  ) {
+    this.traits = traits;
+    this.pool = new BufferPool(device, Math.min(device.limits.maxBufferSize, device.limits.maxStorageBufferBindingSize));
+    this.uniformArena = device.createBuffer({ size: UNIFORM_ARENA_BYTES, usage: BUF_UNIFORM | BUF_COPY_DST, label: 'uniform arena' });
+    device.onuncapturederror = (ev: GPUUncapturedErrorEvent) => {
+      this.errors.push(ev.error.message);
+    };
+    void device.lost.then((info) => {
+      this.lostReason = `${info.reason}: ${info.message}`;
+    });
+  }
+
+  static async open(options: OpenGpuOptions = {}): Promise<Gpu> {
+    const { device, adapter, features, gpuAdapter } = await requestDevice(options);
+    return new Gpu(device, { adapter, features, limits: device.limits }, gpuAdapter);
+  }
+
+  get adapterName(): string {
+    return adapterName(this.traits.adapter);
+  }
+
+  get isSwiftShader(): boolean {
+    return this.traits.adapter.kind === 'swiftshader';
+  }
+
+  /** Destroy the device once pending error checks have settled; resolves when the device is lost. */
+  async destroy(): Promise<void> {
+    this.encoder = null;
+    this.pass = null;
+    await Promise.allSettled(this.pendingChecks.splice(0));
+    this.pool.trim();
+    this.device.destroy();
+    await this.device.lost;
+  }
+
+  // ------------------------------------------------------------------------------------------
+  // Tensors
+
+  empty(shape: Shape, dtype: DType = 'f32', label = 'tensor'): Tensor {
+    const bytes = numel(shape) * DTYPE_BYTES[dtype];
+    return new Tensor(shape, dtype, this.pool.acquire(bytes, label));
+  }
+
+  /** Upload host data into a new pooled tensor. Pending dispatches are submitted first, because
+   *  queue.writeBuffer would otherwise overtake them. */
+  upload(data: TypedArray | readonly number[], shape: Shape, dtype: DType = 'f32', label = 'upload'): Tensor {
+    const n = numel(shape);
+    if (data.length !== n) throw new GpuError(`${label}: ${data.length} values given for shape [${shape.join(', ')}] (${n} elements)`);
+    const t = this.empty(shape, dtype, label);
+    this.write(t, data);
+    return t;
+  }
+
+  write(t: Tensor, data: TypedArray | readonly number[]): void {
+    if (data.length !== t.size) throw new GpuError(`write: ${data.length} values for ${t}`);
+    const typed = toTyped(data, t.dtype);
+    if (this.encoder) this.flush();
+    if (typed.byteLength > 0) this.device.queue.writeBuffer(t.buffer, t.byteOffset, typed.buffer, typed.byteOffset, typed.byteLength);
+  }
+
+  release(...tensors: Tensor[]): void {
+    for (const t of tensors) this.pool.release(t.buffer);
+  }
+
+  /** Submit pending work and read a tensor back to the host. */
+  async read(t: Tensor): Promise<TypedArray> {
+    this.assertAlive('read');
+    const bytes = t.byteLength;
+    if (bytes === 0) return fromBytes(new ArrayBuffer(0), t.dtype);
+    const staging = this.device.createBuffer({ size: Math.ceil(bytes / 4) * 4, usage: BUF_MAP_READ | BUF_COPY_DST, label: 'readback' });
+    const encoder = this.takeEncoder();
+    encoder.copyBufferToBuffer(t.buffer, t.byteOffset, staging, 0, staging.size);
+    this.submit(encoder);
+    await this.sync();
+    await staging.mapAsync(1 /* GPUMapMode.READ */);
+    const copy = staging.getMappedRange().slice(0, bytes);
+    staging.unmap();
+    staging.destroy();
+    return fromBytes(copy, t.dtype);
+  }
+
+  async readF32(t: Tensor): Promise<Float32Array> {
+    if (t.dtype !== 'f32') throw new GpuError(`readF32: ${t} is not f32`);
+    return (await this.read(t)) as Float32Array;
+  }
+
+  // ------------------------------------------------------------------------------------------
+  // Kernels
+
+  /** Compile (once per shader + specialisation) and cache; safe to call ahead of time. */
+  compile<A>(kernel: KernelDescriptor<A>, args: A): Promise<CompiledKernel> {
+    const params = kernel.params?.(args, this.traits) ?? {};
+    const key = `${kernel.name}|${kernel.shader}|${JSON.stringify(params, Object.keys(params).sort())}`;
+    let p = this.pipelines.get(key);
+    if (!p) {
+      p = this.build(kernel, key, params);
+      this.pipelines.set(key, p);
+      p.catch(() => this.pipelines.delete(key));
+    }
+    return p;
+  }
+
+  private async build<A>(kernel: KernelDescriptor<A>, key: string, params: Record<string, number | boolean>): Promise<CompiledKernel> {
+    this.assertAlive(kernel.name);
+    const code = specialize(kernel.shader, await loadShader(kernel.shader), params);
+    const layout = reflectLayout(kernel.shader, code);
+    const bindGroupLayout = this.device.createBindGroupLayout({
+      label: kernel.name,
+      entries: layout.bindings.map((b) => ({
+        binding: b.binding,
+        visibility: COMPUTE,
+        buffer:
+          b.kind === 'uniform'
+            ? { type: 'uniform' as const, hasDynamicOffset: true }
+            : { type: b.kind === 'read' ? ('read-only-storage' as const) : ('storage' as const) },
+      })),
+    });
+    // The scope keeps a compile failure from also surfacing later as an uncaptured error.
+    this.device.pushErrorScope('validation');
+    const module = this.device.createShaderModule({ code, label: kernel.shader });
+    const scoped = this.device.popErrorScope();
+    const info = await module.getCompilationInfo();
+    const problems = info.messages.filter((m) => m.type === 'error');
+    if (problems.length) {
+      throw new KernelError(kernel.name, `${kernel.shader} does not compile:\n${problems.map((m) => `  line ${m.lineNum}:${m.linePos} ${m.message}`).join('\n')}`);
+    }
+    const scopeError = await scoped;
+    if (scopeError) throw new KernelError(kernel.name, `${kernel.shader} does not compile: ${scopeError.message}`);
+    const descriptor: GPUComputePipelineDescriptor = {
+      label: kernel.name,
+      layout: this.device.createPipelineLayout({ bindGroupLayouts: [bindGroupLayout], label: kernel.name }),
+      compute: { module, entryPoint: 'main' },
+    };
+    try {
+      // Asynchronous creation keeps Node's event loop and the browser's main thread free while the
+      // driver compiles (60 ms to 1 s per pipeline on SwiftShader).
+      const pipeline = await this.device.createComputePipelineAsync(descriptor);
+      return { name: kernel.name, key, pipeline, bindGroupLayout, layout };
+    } catch (err) {
+      throw new KernelError(kernel.name, `pipeline for ${kernel.shader} failed: ${(err as Error).message}`);
+    }
+  }
+
+  /** Compile if needed, check the bindings, and record the dispatch into the current batch. */
+  async run<A>(kernel: KernelDescriptor<A>, args: A, bindings: Bindings): Promise<void> {
+    const compiled = await this.compile(kernel, args);
+    this.encode(compiled, kernel, args, bindings);
+  }
+
+  /** Record a dispatch of an already compiled kernel (synchronous: used by graph runners). */
+  encode<A>(compiled: CompiledKernel, kernel: KernelDescriptor<A>, args: A, bindings: Bindings): void {
+    this.assertAlive(kernel.name);
+    const [x, y = 1, z = 1] = kernel.workgroups(args, this.traits);
+    this.checkBindings(compiled, kernel.sizes(args), bindings);
+    const max = this.traits.limits.maxComputeWorkgroupsPerDimension;
+    for (const [axis, n] of [['x', x], ['y', y], ['z', z]] as const) {
+      if (!Number.isInteger(n) || n < 0 || n > max) throw new KernelError(kernel.name, `dispatch ${axis} = ${n} workgroups is outside 0..${max}`);
+    }
+    if (x * y * z === 0) return; // empty tensors: nothing to do
+    const uniformOffset = this.packUniforms(compiled, kernel.uniforms?.(args, this.traits) ?? {});
+    const bindGroup = this.bindGroupFor(compiled, bindings);
+    const pass = this.takePass(kernel.name);
+    pass.setPipeline(compiled.pipeline);
+    pass.setBindGroup(0, bindGroup, compiled.layout.uniform ? [uniformOffset] : []);
+    pass.dispatchWorkgroups(x, y, z);
+    this.batchKernels.push(kernel.name);
+    if (this.profilingOn) this.endPass();
+  }
+
+  private checkBindings(compiled: CompiledKernel, sizes: Record<string, number>, bindings: Bindings): void {
+    const name = compiled.name;
+    const declared = compiled.layout.bindings.filter((b) => b.kind !== 'uniform');
+    const declaredNames = new Set(declared.map((b) => b.name));
+    for (const given of Object.keys(bindings)) {
+      if (!declaredNames.has(given)) throw new KernelError(name, `not declared by the shader (it declares: ${[...declaredNames].join(', ')})`, given);
+    }
+    for (const b of declared) {
+      const t = bindings[b.name];
+      if (!t) throw new KernelError(name, 'missing', b.name);
+      if (!(t instanceof Tensor)) throw new KernelError(name, 'is not a Tensor', b.name);
+      const needed = sizes[b.name];
+      if (needed === undefined) throw new KernelError(name, 'the descriptor states no size for it', b.name);
+      const elementBytes = b.elementBytes;
+      if (t.byteLength % elementBytes !== 0 && t.byteLength > 0) {
+        throw new KernelError(name, `${t} is ${t.byteLength} bytes, not a whole number of ${b.elementType} (${elementBytes} bytes)`, b.name);
+      }
+      const have = t.byteLength / elementBytes;
+      if (have < needed) throw new KernelError(name, `${t} holds ${have} ${b.elementType}, the kernel needs ${needed}`, b.name);
+      if ((t.buffer.usage & BUF_STORAGE) === 0) throw new KernelError(name, `buffer '${t.buffer.label}' lacks STORAGE usage`, b.name);
+      if (t.byteOffset % this.traits.limits.minStorageBufferOffsetAlignment !== 0) {
+        throw new KernelError(name, `byte offset ${t.byteOffset} is not a multiple of ${this.traits.limits.minStorageBufferOffsetAlignment}`, b.name);
+      }
+    }
+    // A writable binding may not overlap any other binding (WebGPU forbids writable aliasing).
+    for (const w of declared.filter((b) => b.kind === 'read_write')) {
+      const tw = bindings[w.name]!;
+      for (const o of declared) {
+        if (o === w) continue;
+        const to = bindings[o.name]!;
+        const overlap = to.buffer === tw.buffer && to.byteOffset < tw.byteOffset + Math.max(tw.byteLength, 4) && tw.byteOffset < to.byteOffset + Math.max(to.byteLength, 4);
+        if (overlap) throw new KernelError(name, `overlaps binding '${o.name}' in the same buffer; a written binding must not alias another`, w.name);
+      }
+    }
+  }
+
+  private packUniforms(compiled: CompiledKernel, values: UniformValues): number {
+    const u = compiled.layout.uniform;
+    if (!u) {
+      if (Object.keys(values).length) throw new KernelError(compiled.name, `the shader has no uniform struct but uniforms were given: ${Object.keys(values).join(', ')}`);
+      return 0;
+    }
+    const align = this.traits.limits.minUniformBufferOffsetAlignment;
+    const bytes = Math.ceil(u.size / 16) * 16;
+    if (this.uniformCursor + bytes > UNIFORM_ARENA_BYTES) this.flush();
+    const offset = this.uniformCursor;
+    this.uniformCursor = Math.ceil((offset + bytes) / align) * align;
+    const view = new DataView(this.uniformMirror, offset, bytes);
+    for (let i = 0; i < bytes; i += 4) view.setUint32(i, 0, true);
+    for (const key of Object.keys(values)) {
+      if (!u.fields.has(key)) throw new KernelError(compiled.name, `unknown uniform '${key}' (the struct has: ${[...u.fields.keys()].join(', ')})`);
+    }
+    for (const [field, f] of u.fields) {
+      const v = values[field];
+      if (v === undefined) throw new KernelError(compiled.name, `uniform '${field}' not given`);
+      const list = typeof v === 'number' ? [v] : v;
+      if (list.length !== f.components) throw new KernelError(compiled.name, `uniform '${field}' (${f.type}) needs ${f.components} values, got ${list.length}`);
+      const scalar = /f32/.test(f.type) ? 'f32' : /i32/.test(f.type) ? 'i32' : 'u32';
+      list.forEach((value, i) => {
+        const at = f.offset + 4 * i;
+        if (scalar === 'f32') view.setFloat32(at, value, true);
+        else {
+          if (!Number.isInteger(value)) throw new KernelError(compiled.name, `uniform '${field}' is ${f.type} but got ${value}`);
+          if (scalar === 'i32') view.setInt32(at, value, true);
+          else {
+            if (value < 0 || value > 0xffffffff) throw new KernelError(compiled.name, `uniform '${field}' = ${value} does not fit u32`);
+            view.setUint32(at, value, true);
+          }
+        }
+      });
+    }
+    return offset;
+  }
+
+  private bindGroupFor(compiled: CompiledKernel, bindings: Bindings): GPUBindGroup {
+    const parts = [compiled.key];
+    for (const b of compiled.layout.bindings) {
+      if (b.kind === 'uniform') continue;
+      const t = bindings[b.name]!;
+      parts.push(`${bufferId(t.buffer)}:${t.byteOffset}:${t.byteLength}`);
+    }
+    const key = parts.join('|');
+    let group = this.bindGroups.get(key);
+    if (!group) {
+      if (this.bindGroups.size > 8192) this.bindGroups.clear();
+      const u = compiled.layout.uniform;
+      group = this.device.createBindGroup({
+        label: compiled.name,
+        layout: compiled.bindGroupLayout,
+        entries: compiled.layout.bindings.map((b) => {
+          if (b.kind === 'uniform') return { binding: b.binding, resource: { buffer: this.uniformArena, offset: 0, size: Math.ceil(u!.size / 16) * 16 } };
+          const t = bindings[b.name]!;
+          // WebGPU forbids zero-sized bindings; an empty tensor binds 4 bytes that are never read.
+          const size = Math.max(Math.ceil(t.byteLength / 4) * 4, 4);
+          return { binding: b.binding, resource: { buffer: t.buffer, offset: t.byteOffset, size: Math.min(size, t.buffer.size - t.byteOffset) } };
+        }),
+      });
+      this.bindGroups.set(key, group);
+    }
+    return group;
+  }
+
+  /** Drop cached bind groups that reference a buffer (call before destroying it). */
+  forgetBuffer(buffer: GPUBuffer): void {
+    const id = `${bufferId(buffer)}:`;
+    for (const key of this.bindGroups.keys()) if (key.includes(`|${id}`)) this.bindGroups.delete(key);
+  }
+
+  // ------------------------------------------------------------------------------------------
+  // Batching and submission
+
+  private takeEncoder(): GPUCommandEncoder {
+    this.endPass();
+    this.encoder ??= this.device.createCommandEncoder({ label: 'seedmask batch' });
+    return this.encoder;
+  }
+
+  private takePass(kernel: string): GPUComputePassEncoder {
+    if (this.pass) return this.pass;
+    const encoder = this.takeEncoder();
+    let timestampWrites: GPUComputePassTimestampWrites | undefined;
+    if (this.profilingOn) {
+      if (this.queryKernels.length >= this.queryCapacity) {
+        this.flush();
+        return this.takePass(kernel);
+      }
+      this.querySet ??= this.device.createQuerySet({ type: 'timestamp', count: 2 * this.queryCapacity, label: 'profiler' });
+      const i = this.queryKernels.length;
+      this.queryKernels.push(kernel);
+      timestampWrites = { querySet: this.querySet, beginningOfPassWriteIndex: 2 * i, endOfPassWriteIndex: 2 * i + 1 };
+    }
+    this.pass = encoder.beginComputePass({ label: kernel, timestampWrites });
+    return this.pass;
+  }
+
+  private endPass(): void {
+    this.pass?.end();
+    this.pass = null;
+  }
+
+  /** Per-dispatch GPU timing via timestamp queries (one pass per dispatch while on). */
+  set profiling(on: boolean) {
+    if (on && !this.traits.features.timestampQuery) throw new GpuError(`adapter ${this.adapterName} has no timestamp-query feature`);
+    this.flush();
+    this.profilingOn = on;
+  }
+
+  get profiling(): boolean {
+    return this.profilingOn;
+  }
+
+  /** Submit everything recorded so far. */
+  flush(): void {
+    if (!this.encoder) return;
+    this.submit(this.takeEncoder());
+  }
+
+  private submit(encoder: GPUCommandEncoder): void {
+    this.endPass();
+    let timestamps: { buffer: GPUBuffer; kernels: string[] } | undefined;
+    if (this.queryKernels.length && this.querySet) {
+      const n = this.queryKernels.length;
+      const resolve = this.device.createBuffer({ size: 16 * n, usage: BUF_QUERY_RESOLVE | BUF_COPY_SRC, label: 'timestamps' });
+      const buffer = this.device.createBuffer({ size: 16 * n, usage: BUF_MAP_READ | BUF_COPY_DST, label: 'timestamps readback' });
+      encoder.resolveQuerySet(this.querySet, 0, 2 * n, resolve, 0);
+      encoder.copyBufferToBuffer(resolve, 0, buffer, 0, 16 * n);
+      timestamps = { buffer, kernels: this.queryKernels };
+      this.queryKernels = [];
+    }
+    const kernels = this.batchKernels;
+    this.batchKernels = [];
+    this.device.pushErrorScope('out-of-memory');
+    this.device.pushErrorScope('validation');
+    if (this.uniformCursor > 0) this.device.queue.writeBuffer(this.uniformArena, 0, this.uniformMirror, 0, this.uniformCursor);
+    this.device.queue.submit([encoder.finish()]);
+    this.encoder = null;
+    this.uniformCursor = 0;
+    const where = () => (kernels.length ? ` in a batch of ${kernels.length} dispatches (${summarise(kernels)})` : '');
+    const validation = this.device.popErrorScope().then((e) => {
+      if (e) throw new GpuError(`WebGPU validation error${where()}: ${e.message}`);
+    });
+    const oom = this.device.popErrorScope().then((e) => {
+      if (e) throw new GpuError(`out of GPU memory${where()}: ${e.message}`);
+    });
+    this.pendingChecks.push(validation, oom);
+    if (timestamps) {
+      const { buffer, kernels: names } = timestamps;
+      this.pendingChecks.push(
+        buffer.mapAsync(1).then(() => {
+          const t = new BigUint64Array(buffer.getMappedRange());
+          names.forEach((kernel, i) => this.timings.push({ kernel, ms: Number(t[2 * i + 1]! - t[2 * i]!) / 1e6 }));
+          buffer.unmap();
+          buffer.destroy();
+        }),
+      );
+    }
+  }
+
+  /** Submit, wait for the GPU to finish, and throw any error the device reported. */
+  async sync(): Promise<void> {
+    this.flush();
+    const checks = this.pendingChecks;
+    this.pendingChecks = [];
+    await this.device.queue.onSubmittedWorkDone();
+    await Promise.all(checks);
+    this.assertAlive('sync');
+    if (this.errors.length) {
+      const errs = this.errors.splice(0);
+      throw new GpuError(`WebGPU error: ${errs.join('\n')}`);
+    }
+  }
+
+  private assertAlive(what: string): void {
+    if (this.lostReason !== null) throw new DeviceLostError(`GPU device lost (${this.lostReason}) before '${what}'`);
+  }
+}
+
+function summarise(kernels: string[]): string {
+  const counts = new Map<string, number>();
+  for (const k of kernels) counts.set(k, (counts.get(k) ?? 0) + 1);
+  return [...counts].map(([k, n]) => (n > 1 ? `${k}×${n}` : k)).join(', ');
+}
+
+function toTyped(data: TypedArray | readonly number[], dtype: DType): TypedArray {
+  switch (dtype) {
+    case 'f32':
+      return data instanceof Float32Array ? data : Float32Array.from(data as ArrayLike<number>);
+    case 'i32':
+      return data instanceof Int32Array ? data : Int32Array.from(data as ArrayLike<number>);
+    case 'u32':
+      return data instanceof Uint32Array ? data : Uint32Array.from(data as ArrayLike<number>);
+    case 'f16':
+      if (!(data instanceof Uint16Array)) throw new GpuError('f16 data must be given as raw Uint16Array bits');
+      return data;
+  }
+}
+
+function fromBytes(bytes: ArrayBuffer, dtype: DType): TypedArray {
+  switch (dtype) {
+    case 'f32':
+      return new Float32Array(bytes);
+    case 'i32':
+      return new Int32Array(bytes);
+    case 'u32':
+      return new Uint32Array(bytes);
+    case 'f16':
+      return new Uint16Array(bytes);
+  }
+}
