@@ -82,7 +82,7 @@ export function specialize(file: string, source: string, params: ShaderParams = 
 
 const registered = new Map<string, string>();
 
-/** Browser builds call this with `import.meta.glob('/shaders/**\/*.wgsl', { query: '?raw', eager: true, import: 'default' })`. */
+/** Browser builds call this with `import.meta.glob('../../shaders/**\/*.wgsl', { query: '?raw', eager: true, import: 'default' })`. */
 export function registerShaderSources(files: Record<string, string>): void {
   for (const [path, text] of Object.entries(files)) registered.set(path.replace(/^.*?shaders\//, ''), text);
 }
