@@ -119,7 +119,14 @@ export class Gpu {
     if (data.length !== t.size) throw new GpuError(`write: ${data.length} values for ${t}`);
     const typed = toTyped(data, t.dtype);
     if (this.encoder) this.flush();
-    if (typed.byteLength > 0) this.device.queue.writeBuffer(t.buffer, t.byteOffset, typed.buffer, typed.byteOffset, typed.byteLength);
+    if (typed.byteLength === 0) return;
+    // writeBuffer moves whole 4-byte words; an odd count of f16 values gets one zero half of padding
+    // (pool buffers are whole multiples of 32 bytes, so the padding stays inside the buffer).
+    const bytes = new Uint8Array(typed.buffer, typed.byteOffset, typed.byteLength);
+    const padded = bytes.byteLength % 4 === 0 ? bytes : new Uint8Array(Math.ceil(bytes.byteLength / 4) * 4);
+    if (padded !== bytes) padded.set(bytes);
+    if (t.byteOffset + padded.byteLength > t.buffer.size) throw new GpuError(`write: ${t} needs a 4-byte-padded buffer`);
+    this.device.queue.writeBuffer(t.buffer, t.byteOffset, padded.buffer, padded.byteOffset, padded.byteLength);
   }
 
   release(...tensors: Tensor[]): void {

@@ -80,9 +80,8 @@ describe('dispatch checks', () => {
   it('uniforms are checked by name against the reflected struct', async () => {
     const gpu = await testGpu();
     const bad = defineKernel<null>({
-      ...unaryKernel,
       name: 'unary-bad-uniforms',
-      params: () => ({}),
+      shader: unaryKernel.shader,
       uniforms: () => ({ count: 1, alpha: 1, gamma: 2 }),
       workgroups: () => [1],
       sizes: () => ({ x: 1, y: 1 }),
