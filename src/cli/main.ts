@@ -6,6 +6,8 @@ type Command = { summary: string; load: () => Promise<{ run(argv: string[]): Pro
 const commands: Record<string, Command> = {
   weights: { summary: 'inspect or convert weight files (safetensors, .pt, .pth)', load: () => import('./weights.js') },
   gpu: { summary: 'print the WebGPU adapter seedmask picks, its limits and features', load: () => import('./gpu.js') },
+  world: { summary: 'generate the synthetic VOC-layout world (images, masks, captions, label set), or show its stats', load: () => import('./world.js') },
+  eval: { summary: 'score predicted label PNGs against ground truth (VOC protocol: mIoU, IoU, precision, recall)', load: () => import('./eval.js') },
 };
 
 function usage(): string {

@@ -1,0 +1,42 @@
+// A small option parser for the world and eval commands: `--name value` options, `--flag`
+// switches and positional arguments; anything else is a usage error (exit code 2).
+
+export class UsageError extends Error {}
+
+export interface ParsedArgs {
+  positional: string[];
+  values: Map<string, string>;
+  flags: Set<string>;
+}
+
+export function parseArgs(argv: readonly string[], spec: { values: readonly string[]; flags: readonly string[] }): ParsedArgs {
+  const args: ParsedArgs = { positional: [], values: new Map(), flags: new Set() };
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    // Accept --name=value as well as --name value.
+    const eq = arg.startsWith('--') ? arg.indexOf('=') : -1;
+    const name = eq > 0 ? arg.slice(0, eq) : arg;
+    if (spec.values.includes(name)) {
+      const value = eq > 0 ? arg.slice(eq + 1) : argv[++i];
+      if (value === undefined) throw new UsageError(`${name} needs a value`);
+      args.values.set(name, value);
+    } else if (spec.flags.includes(name) && eq < 0) args.flags.add(name);
+    else if (arg.startsWith('-') && arg !== '-') throw new UsageError(`unknown option ${arg}`);
+    else args.positional.push(arg);
+  }
+  return args;
+}
+
+/** A non-negative integer option, or `fallback` when absent. */
+export function integerOption(args: ParsedArgs, name: string, fallback: number): number {
+  const text = args.values.get(name);
+  if (text === undefined) return fallback;
+  if (!/^\d+$/.test(text)) throw new UsageError(`${name} must be a non-negative integer, got '${text}'`);
+  return Number.parseInt(text, 10);
+}
+
+export function requiredOption(args: ParsedArgs, name: string): string {
+  const value = args.values.get(name);
+  if (value === undefined) throw new UsageError(`${name} is required`);
+  return value;
+}

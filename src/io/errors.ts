@@ -1,0 +1,22 @@
+// The one error type of src/io. Whatever goes wrong with a file (it is missing, truncated, of an
+// unsupported kind, or a write failed half-way), the message starts with the file's path so that a
+// user running over thousands of images knows which one to look at. `problem` holds the rest.
+
+export class IoError extends Error {
+  /** Path of the file (or the name given for an in-memory buffer). */
+  readonly file: string;
+  /** What is wrong, without the file prefix. */
+  readonly problem: string;
+
+  constructor(file: string, problem: string, options?: { cause?: unknown }) {
+    super(`${file}: ${problem}`, options);
+    this.name = 'IoError';
+    this.file = file;
+    this.problem = problem;
+  }
+}
+
+/** The message of anything thrown, for wrapping third-party errors into an IoError. */
+export function messageOf(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}

@@ -1,0 +1,92 @@
+// Decoding and encoding photos: JPEG and PNG to and from RGBA8.
+//
+// The decoders are the pure-JS jpeg-js and pngjs, so Node and the browser decode the same pixels.
+// Two rules from the spec (algorithms.md §8.13):
+//   - EXIF orientation is ignored. Dataset annotations refer to the stored pixel array (PIL and
+//     cv2.imread do not rotate either); a decoder that rotated would misalign image and mask.
+//   - Greyscale images come back as three equal channels (plus opaque alpha), never as one.
+// Alpha is passed through; the pipeline uses RGB only, like CLIP-ES's `.convert("RGB")`, which
+// drops alpha without compositing. Reading from disk: files.ts (this module touches no file system;
+// pngjs needs Node's Buffer, which browser bundles must provide).
+
+import jpeg from 'jpeg-js';
+import { PNG } from 'pngjs';
+import { IoError, messageOf } from './errors.js';
+
+/** An 8-bit RGBA image: `data[4 * (y * width + x) + c]`, c = 0 red … 3 alpha. */
+export interface RgbaImage {
+  width: number;
+  height: number;
+  data: Uint8Array;
+}
+
+export type ImageFormat = 'jpeg' | 'png';
+
+/** Refuse larger images outright (a hostile or corrupt header must not allocate gigabytes). */
+const MAX_MEGAPIXELS = 100;
+
+/** The format told by the file's first bytes (the extension is not trusted), or a named unsupported one. */
+export function sniffImageFormat(bytes: Uint8Array): ImageFormat | { unsupported: string } {
+  const starts = (...sig: number[]) => sig.every((b, i) => bytes[i] === b);
+  if (starts(0xff, 0xd8, 0xff)) return 'jpeg';
+  if (starts(0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a)) return 'png';
+  if (starts(0x47, 0x49, 0x46, 0x38)) return { unsupported: 'GIF' };
+  if (starts(0x42, 0x4d)) return { unsupported: 'BMP' };
+  if (starts(0x52, 0x49, 0x46, 0x46) && String.fromCharCode(...bytes.subarray(8, 12)) === 'WEBP') return { unsupported: 'WebP' };
+  if (starts(0x49, 0x49, 0x2a, 0x00) || starts(0x4d, 0x4d, 0x00, 0x2a)) return { unsupported: 'TIFF' };
+  return { unsupported: 'unknown' };
+}
+
+/** Decodes JPEG or PNG bytes to RGBA8. `name` (the file path, usually) prefixes every error. */
+export function decodeImage(bytes: Uint8Array, name = '<buffer>'): RgbaImage {
+  const format = sniffImageFormat(bytes);
+  if (typeof format !== 'string') {
+    const what = format.unsupported === 'unknown' ? 'not a JPEG or PNG file (unrecognised signature)' : `${format.unsupported} images are not supported (JPEG or PNG expected)`;
+    throw new IoError(name, what);
+  }
+  try {
+    return format === 'jpeg' ? decodeJpeg(bytes) : decodePng(bytes);
+  } catch (err) {
+    if (err instanceof IoError) throw err;
+    // The decoders' own messages ("marker was not found") mean nothing to a user; say what it is.
+    throw new IoError(name, `corrupt or truncated ${format === 'jpeg' ? 'JPEG' : 'PNG'} (decoder: ${messageOf(err)})`, { cause: err });
+  }
+}
+
+function decodeJpeg(bytes: Uint8Array): RgbaImage {
+  // tolerantDecoding: false makes a truncated scan an error instead of a silently grey image bottom.
+  // jpeg-js keeps any EXIF block aside (exifBuffer) and never rotates: that is the behaviour we want.
+  // With formatAsRGBA it expands one-component (greyscale) JPEGs to R = G = B.
+  const decoded = jpeg.decode(bytes, { useTArray: true, formatAsRGBA: true, tolerantDecoding: false, maxResolutionInMP: MAX_MEGAPIXELS, maxMemoryUsageInMB: 2048 });
+  return { width: decoded.width, height: decoded.height, data: decoded.data };
+}
+
+function decodePng(bytes: Uint8Array): RgbaImage {
+  // pngjs expands palette, greyscale and 16-bit images to 8-bit RGBA (16-bit rescaled by 255/65535).
+  const png = PNG.sync.read(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
+  if (png.width * png.height > MAX_MEGAPIXELS * 1e6) throw new Error(`image of ${png.width}×${png.height} exceeds ${MAX_MEGAPIXELS} megapixels`);
+  return { width: png.width, height: png.height, data: new Uint8Array(png.data.buffer, png.data.byteOffset, png.data.byteLength) };
+}
+
+/** Encodes RGBA8 as baseline JPEG (alpha dropped). Quality 1..100; deterministic for given input. */
+export function encodeJpeg(image: RgbaImage, quality = 90): Uint8Array {
+  checkRgba(image);
+  if (!(quality >= 1 && quality <= 100)) throw new RangeError(`JPEG quality ${quality} is not in 1..100`);
+  const encoded = jpeg.encode({ width: image.width, height: image.height, data: image.data }, quality);
+  return new Uint8Array(encoded.data.buffer, encoded.data.byteOffset, encoded.data.byteLength);
+}
+
+/** Encodes RGBA8 as an RGBA PNG (lossless; for overlays and debugging views). */
+export function encodePng(image: RgbaImage): Uint8Array {
+  checkRgba(image);
+  const png = new PNG({ width: image.width, height: image.height });
+  png.data = Buffer.from(image.data.buffer, image.data.byteOffset, image.data.byteLength);
+  const out = PNG.sync.write(png);
+  return new Uint8Array(out.buffer, out.byteOffset, out.byteLength);
+}
+
+function checkRgba(image: RgbaImage): void {
+  const { width, height, data } = image;
+  if (!Number.isInteger(width) || !Number.isInteger(height) || width < 1 || height < 1) throw new RangeError(`invalid image size ${width}×${height}`);
+  if (data.length !== width * height * 4) throw new RangeError(`RGBA data has ${data.length} bytes, expected ${width}×${height}×4 = ${width * height * 4}`);
+}
