@@ -44,6 +44,7 @@ export class Gpu {
 
   private readonly pipelines = new Map<string, Promise<CompiledKernel>>();
   private readonly bindGroups = new Map<string, GPUBindGroup>();
+  private readonly placeholders = new Map<number, Tensor>();
   private readonly uniformArena: GPUBuffer;
   private readonly uniformMirror = new ArrayBuffer(UNIFORM_ARENA_BYTES);
   private uniformCursor = 0;
@@ -246,11 +247,16 @@ export class Gpu {
       if (!declaredNames.has(given)) throw new KernelError(name, `not declared by the shader (it declares: ${[...declaredNames].join(', ')})`, given);
     }
     for (const b of declared) {
-      const t = bindings[b.name];
-      if (!t) throw new KernelError(name, 'missing', b.name);
-      if (!(t instanceof Tensor)) throw new KernelError(name, 'is not a Tensor', b.name);
       const needed = sizes[b.name];
       if (needed === undefined) throw new KernelError(name, 'the descriptor states no size for it', b.name);
+      const t = bindings[b.name];
+      if (!t) {
+        // A binding the kernel will not touch for these arguments (size 0: an absent bias, an
+        // unrequested statistics output) may be omitted; bindGroupFor binds a placeholder.
+        if (needed === 0) continue;
+        throw new KernelError(name, 'missing', b.name);
+      }
+      if (!(t instanceof Tensor)) throw new KernelError(name, 'is not a Tensor', b.name);
       const elementBytes = b.elementBytes;
       if (t.byteLength % elementBytes !== 0 && t.byteLength > 0) {
         throw new KernelError(name, `${t} is ${t.byteLength} bytes, not a whole number of ${b.elementType} (${elementBytes} bytes)`, b.name);
@@ -263,11 +269,11 @@ export class Gpu {
       }
     }
     // A writable binding may not overlap any other binding (WebGPU forbids writable aliasing).
-    for (const w of declared.filter((b) => b.kind === 'read_write')) {
+    for (const w of declared.filter((b) => b.kind === 'read_write' && bindings[b.name])) {
       const tw = bindings[w.name]!;
       for (const o of declared) {
-        if (o === w) continue;
-        const to = bindings[o.name]!;
+        const to = bindings[o.name];
+        if (o === w || !to) continue;
         const overlap = to.buffer === tw.buffer && to.byteOffset < tw.byteOffset + Math.max(tw.byteLength, 4) && tw.byteOffset < to.byteOffset + Math.max(to.byteLength, 4);
         if (overlap) throw new KernelError(name, `overlaps binding '${o.name}' in the same buffer; a written binding must not alias another`, w.name);
       }
@@ -314,9 +320,11 @@ export class Gpu {
 
   private bindGroupFor(compiled: CompiledKernel, bindings: Bindings): GPUBindGroup {
     const parts = [compiled.key];
+    const resolved = new Map<string, Tensor>();
     for (const b of compiled.layout.bindings) {
       if (b.kind === 'uniform') continue;
-      const t = bindings[b.name]!;
+      const t = bindings[b.name] ?? this.placeholder(b.binding);
+      resolved.set(b.name, t);
       parts.push(`${bufferId(t.buffer)}:${t.byteOffset}:${t.byteLength}`);
     }
     const key = parts.join('|');
@@ -329,7 +337,7 @@ export class Gpu {
         layout: compiled.bindGroupLayout,
         entries: compiled.layout.bindings.map((b) => {
           if (b.kind === 'uniform') return { binding: b.binding, resource: { buffer: this.uniformArena, offset: 0, size: Math.ceil(u!.size / 16) * 16 } };
-          const t = bindings[b.name]!;
+          const t = resolved.get(b.name)!;
           // WebGPU forbids zero-sized bindings; an empty tensor binds 4 bytes that are never read.
           const size = Math.max(Math.ceil(t.byteLength / 4) * 4, 4);
           return { binding: b.binding, resource: { buffer: t.buffer, offset: t.byteOffset, size: Math.min(size, t.buffer.size - t.byteOffset) } };
@@ -338,6 +346,14 @@ export class Gpu {
       this.bindGroups.set(key, group);
     }
     return group;
+  }
+
+  /** A 16-byte buffer bound in place of an omitted binding; one per binding slot, so that two
+   *  placeholders in one dispatch never alias (a written binding must not alias another). */
+  private placeholder(slot: number): Tensor {
+    let t = this.placeholders.get(slot);
+    if (!t) this.placeholders.set(slot, (t = new Tensor([4], 'f32', this.device.createBuffer({ size: 16, usage: 0x80 | 0x08 | 0x04, label: `placeholder @binding(${slot})` }))));
+    return t;
   }
 
   /** Drop cached bind groups that reference a buffer (call before destroying it). */

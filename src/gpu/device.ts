@@ -32,6 +32,9 @@ export interface AdapterDescription {
   /** 'swiftshader' when running on the CPU Vulkan driver; kernels pick variants by it. */
   kind: 'swiftshader' | 'gpu';
   backend: 'node-dawn' | 'browser';
+  /** Subgroup sizes the adapter may use (0 when it does not say). */
+  subgroupMinSize: number;
+  subgroupMaxSize: number;
 }
 
 export interface GpuFeatures {
@@ -95,6 +98,8 @@ export function describeAdapter(adapter: GPUAdapter, backend: AdapterDescription
     description: info.description,
     kind: text.includes('swiftshader') ? 'swiftshader' : 'gpu',
     backend,
+    subgroupMinSize: (info as { subgroupMinSize?: number }).subgroupMinSize ?? 0,
+    subgroupMaxSize: (info as { subgroupMaxSize?: number }).subgroupMaxSize ?? 0,
   };
 }
 

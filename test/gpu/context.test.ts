@@ -110,3 +110,23 @@ describe('dispatch checks', () => {
     gpu.release(x);
   });
 });
+
+describe('optional bindings', () => {
+  it('a binding stated as size 0 may be omitted; any other is still required', async () => {
+    const gpu = await testGpu();
+    // binary.wgsl reads `b`; claiming it needs 0 elements lets the caller omit it (a placeholder is
+    // bound), which is how kernels skip an absent bias. Here b reads the placeholder's zeros.
+    const k = defineKernel<null>({
+      name: 'binary-optional-b',
+      shader: 'elementwise/binary.wgsl',
+      uniforms: () => ({ count: 3, out_shape: [1, 1, 1, 3], a_strides: [0, 0, 0, 1], b_strides: [0, 0, 0, 0] }),
+      workgroups: () => [1],
+      sizes: () => ({ a: 3, b: 0, y: 3 }),
+    });
+    const a = gpu.upload(new Float32Array([1, 2, 3]), [3]), y = gpu.empty([3]);
+    await gpu.run(k, null, { a, y });
+    expect(Array.from(await gpu.readF32(y))).toEqual([1, 2, 3]);
+    await expect(gpu.run(k, null, { y })).rejects.toThrow(/binding 'a': missing/);
+    gpu.release(a, y);
+  });
+});
