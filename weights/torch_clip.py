@@ -1,4 +1,4 @@
-"""A PyTorch CLIP (ViT image tower + causal text tower) written from /work/shared/docs/algorithms.md
+"""A PyTorch CLIP (ViT image tower + causal text tower) written from ../shared/docs/algorithms.md (the project specification)
 §1.1-1.2, §1.6 and §2.2, for seedmask's test weights and, later, golden outputs of the WebGPU forward.
 
 Module and attribute names are chosen so that `state_dict()` keys are exactly the OpenAI layout of

@@ -24,7 +24,8 @@ export interface KernelTiming {
   ms: number;
 }
 
-export type Bindings = Record<string, Tensor>;
+/** Tensors by binding name; an absent (or undefined) binding is allowed where its stated size is 0. */
+export type Bindings = Record<string, Tensor | undefined>;
 
 type TypedArray = Float32Array | Int32Array | Uint32Array | Uint16Array;
 
@@ -55,6 +56,7 @@ export class Gpu {
   private errors: string[] = [];
   private lostReason: string | null = null;
   private profilingOn = false;
+  private dispatched = 0;
   private querySet: GPUQuerySet | null = null;
   private queryKernels: string[] = [];
   private readonly queryCapacity = 512;
@@ -236,6 +238,7 @@ export class Gpu {
     pass.setBindGroup(0, bindGroup, compiled.layout.uniform ? [uniformOffset] : []);
     pass.dispatchWorkgroups(x, y, z);
     this.batchKernels.push(kernel.name);
+    this.dispatched++;
     if (this.profilingOn) this.endPass();
   }
 
@@ -403,6 +406,11 @@ export class Gpu {
 
   get profiling(): boolean {
     return this.profilingOn;
+  }
+
+  /** Dispatches recorded since the device opened (runners use it to attribute profile entries). */
+  get dispatchCount(): number {
+    return this.dispatched;
   }
 
   /** Submit everything recorded so far. */

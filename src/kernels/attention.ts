@@ -27,7 +27,6 @@ import { KernelError } from '../gpu/errors.js';
 import { ceilDiv, defineKernel, grid1d, type DeviceTraits } from '../gpu/kernel.js';
 import type { ShaderParams } from '../gpu/shader.js';
 import { Tensor, type Shape } from '../gpu/tensor.js';
-import { unusedBinding } from './rows.js';
 
 const OP = 'attention';
 
@@ -339,7 +338,7 @@ export async function attention(gpu: Gpu, input: AttentionInput, opts: Attention
 
   const out = outGiven ?? gpu.empty(r.outShape, 'f32', OP);
   if (!wantProbs) {
-    await gpu.run(attentionKernels[variant], args, { q: r.q, k: r.k, v: r.v, o: out, stats: unusedBinding(gpu, 'stats') });
+    await gpu.run(attentionKernels[variant], args, { q: r.q, k: r.k, v: r.v, o: out });
     return { out };
   }
   const probs = probsOut ?? gpu.empty(probsShape, 'f32', `${OP} probs`);

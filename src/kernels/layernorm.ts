@@ -4,7 +4,7 @@ import type { Gpu } from '../gpu/context.js';
 import { KernelError } from '../gpu/errors.js';
 import { defineKernel, type KernelDescriptor } from '../gpu/kernel.js';
 import { Tensor } from '../gpu/tensor.js';
-import { ROW_VARIANTS, rowParams, rowPlan, rowWorkgroups, unusedBinding, type RowPlan, type RowVariant } from './rows.js';
+import { ROW_VARIANTS, rowParams, rowPlan, rowWorkgroups, type RowPlan, type RowVariant } from './rows.js';
 
 export interface LayerNormArgs {
   rows: number;
@@ -123,12 +123,12 @@ export async function layerNorm(gpu: Gpu, x: Tensor, opts: LayerNormOptions = {}
   const args: LayerNormArgs = { rows, cols, eps, gamma: !!gamma, beta: !!beta, residual: !!residual, stats: wantStats, plan };
   await gpu.run(layerNormKernels[plan.variant], args, {
     x,
-    residual: residual ?? unusedBinding(gpu, 'residual'),
-    gamma: gamma ?? unusedBinding(gpu, 'gamma'),
-    beta: beta ?? unusedBinding(gpu, 'beta'),
+    residual,
+    gamma,
+    beta,
     y,
-    residual_sum: residualSum ?? unusedBinding(gpu, 'residual_sum'),
-    stats: stats ?? unusedBinding(gpu, 'stats'),
+    residual_sum: residualSum,
+    stats,
   });
   return { y, residualSum, stats };
 }

@@ -5,7 +5,7 @@ import type { Gpu } from '../gpu/context.js';
 import { KernelError } from '../gpu/errors.js';
 import { defineKernel, type KernelDescriptor } from '../gpu/kernel.js';
 import { Tensor, type Shape } from '../gpu/tensor.js';
-import { ROW_VARIANTS, rowParams, rowPlan, rowWorkgroups, unusedBinding, type RowPlan, type RowVariant } from './rows.js';
+import { ROW_VARIANTS, rowParams, rowPlan, rowWorkgroups, type RowPlan, type RowVariant } from './rows.js';
 
 export const REDUCE_OPS = { sum: 0, mean: 1, l2: 2, max: 3, min: 4, argmax: 5, argmin: 6 } as const;
 export type ReduceOp = keyof typeof REDUCE_OPS;
@@ -92,7 +92,7 @@ function planFor(gpu: Gpu, op: ReduceOp, view: AxisView, variant: RowVariant | u
 }
 
 async function runReduce(gpu: Gpu, op: ReduceOp, view: AxisView, plan: RowPlan, x: Tensor, y: Tensor, index: Tensor | undefined): Promise<void> {
-  await gpu.run(reduceKernels[plan.variant], { ...view, op, plan }, { x, y, index: index ?? unusedBinding(gpu, 'index') });
+  await gpu.run(reduceKernels[plan.variant], { ...view, op, plan }, { x, y, index });
 }
 
 function checkView(x: Tensor, op: ReduceOp, view: AxisView, axis: number): void {

@@ -125,13 +125,3 @@ export function rowWorkgroups(plan: RowPlan, rows: number, traits: DeviceTraits)
 // use on; WebGPU still needs a buffer behind each declared binding. An absent one gets a one-element
 // tensor, cached per device and per binding name (distinct names never alias, so a written
 // placeholder never overlaps another binding), and the descriptor states 0 elements for it.
-
-const unused = new WeakMap<Gpu, Map<string, Tensor>>();
-
-export function unusedBinding(gpu: Gpu, binding: string): Tensor {
-  let byName = unused.get(gpu);
-  if (!byName) unused.set(gpu, (byName = new Map()));
-  let t = byName.get(binding);
-  if (!t) byName.set(binding, (t = gpu.empty([1], 'f32', `unused ${binding}`)));
-  return t;
-}

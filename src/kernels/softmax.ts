@@ -4,7 +4,7 @@ import type { Gpu } from '../gpu/context.js';
 import { KernelError } from '../gpu/errors.js';
 import { defineKernel, type KernelDescriptor } from '../gpu/kernel.js';
 import { Tensor } from '../gpu/tensor.js';
-import { ROW_VARIANTS, rowParams, rowPlan, rowWorkgroups, unusedBinding, type RowPlan, type RowVariant } from './rows.js';
+import { ROW_VARIANTS, rowParams, rowPlan, rowWorkgroups, type RowPlan, type RowVariant } from './rows.js';
 
 export interface SoftmaxArgs {
   rows: number;
@@ -78,6 +78,6 @@ export async function softmax(gpu: Gpu, x: Tensor, opts: SoftmaxOptions = {}): P
   if (out && (!(out instanceof Tensor) || out.dtype !== 'f32' || out.size !== x.size)) throw new KernelError(OP, `${out} does not match x ${xShape} (f32)`, 'y');
   const plan = rowPlan(OP, { rows, len: cols, inner: 1 }, gpu.traits, opts.variant);
   const y = out ?? gpu.empty(x.shape, 'f32', OP);
-  await gpu.run(softmaxKernels[plan.variant], { rows, cols, scale, maskRows, plan }, { x, mask: mask ?? unusedBinding(gpu, 'mask'), y });
+  await gpu.run(softmaxKernels[plan.variant], { rows, cols, scale, maskRows, plan }, { x, mask, y });
   return y;
 }
