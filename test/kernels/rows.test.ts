@@ -5,7 +5,7 @@ import { chooseRowVariant, ROW_PLANS, ROW_THRESHOLDS, rowParams, rowPlan, rowWor
 
 function traits(kind: 'swiftshader' | 'gpu', subgroups: boolean): DeviceTraits {
   return {
-    adapter: { vendor: 'test', architecture: kind, device: '', description: '', kind, backend: 'node-dawn' },
+    adapter: { vendor: 'test', architecture: kind, device: '', description: '', kind, backend: 'node-dawn', subgroupMinSize: 4, subgroupMaxSize: 4 },
     features: { timestampQuery: false, subgroups, shaderF16: false },
     limits: { maxComputeWorkgroupsPerDimension: 65535 } as GPUSupportedLimits,
   };
