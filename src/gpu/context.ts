@@ -40,8 +40,8 @@ function bufferId(b: GPUBuffer): number {
 export class Gpu {
   readonly traits: DeviceTraits;
   readonly pool: BufferPool;
-  /** Per-dispatch GPU times, filled when `profiling` is on (needs timestamp-query). */
-  readonly timings: KernelTiming[] = [];
+  /** Per-dispatch GPU times, filled when `profiling` is on (needs timestamp-query); see takeTimings. */
+  private readonly timings: KernelTiming[] = [];
 
   private readonly pipelines = new Map<string, Promise<CompiledKernel>>();
   private readonly bindGroups = new Map<string, GPUBindGroup>();
@@ -406,6 +406,11 @@ export class Gpu {
 
   get profiling(): boolean {
     return this.profilingOn;
+  }
+
+  /** Remove and return the GPU times gathered so far (in dispatch order; complete after sync()). */
+  takeTimings(): KernelTiming[] {
+    return this.timings.splice(0);
   }
 
   /** Dispatches recorded since the device opened (runners use it to attribute profile entries). */
