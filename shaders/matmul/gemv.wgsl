@@ -6,6 +6,7 @@
 // is 4 rows' worth: this variant is for M ≤ 4.
 //
 // Layouts, batch strides and split-K slices: as in matmul/register.wgsl (same uniforms/bindings).
+// @include matmul/io.wgsl
 // @include matmul/epilogue.wgsl
 
 const WG: u32 = 64u;           // @param invocations per workgroup (a power of two), splitting K
@@ -16,32 +17,6 @@ const ACT: u32 = 0u;           // @param activation code (common/activation.wgsl
 const RESIDUAL: u32 = 0u;      // @param 0 none, 1 add `residual`, 2 add the old `c` (in place)
 const FUSED: bool = true;      // @param accumulate with fma(); SwiftShader emulates fma (2–4× slower)
 
-struct Params {
-  m: u32,
-  n: u32,
-  k: u32,
-  batch: u32,
-  a_batch: u32,
-  b_batch: u32,
-  k_chunk: u32,
-  alpha: f32,
-}
-
-@group(0) @binding(0) var<uniform> p: Params;
-@group(0) @binding(1) var<storage, read> a: array<f32>;
-@group(0) @binding(2) var<storage, read> b: array<f32>;
-@group(0) @binding(3) var<storage, read> bias: array<f32>;
-@group(0) @binding(4) var<storage, read> residual: array<f32>;
-@group(0) @binding(5) var<storage, read_write> c: array<f32>;
-
-fn a_row(item: u32, r: u32) -> u32 {
-  let rc = min(r, p.m - 1u);
-  return item * p.a_batch + select(rc * p.k, rc, TRANS_A);
-}
-fn b_col(item: u32, q: u32) -> u32 {
-  let qc = min(q, p.n - 1u);
-  return item * p.b_batch + select(qc, qc * p.k, TRANS_B);
-}
 
 // partial[t][j] = invocation t's sums for column j of the block, rows in the vec4's components.
 var<workgroup> partial: array<mat4x4<f32>, WG>;

@@ -14,6 +14,7 @@
 // Split-K: workgroup z = slice · batch + item; slice s sums k in [s·k_chunk, (s+1)·k_chunk) and
 // writes C block z. With k_chunk = K (one slice) this is the plain matmul; with several slices and
 // the identity epilogue it writes the partial sums that matmul/splitk_reduce.wgsl adds up.
+// @include matmul/io.wgsl
 // @include matmul/epilogue.wgsl
 
 const TM: u32 = 8u;            // @param rows of C per invocation: 4 or 8
@@ -27,34 +28,6 @@ const ACT: u32 = 0u;           // @param activation code (common/activation.wgsl
 const RESIDUAL: u32 = 0u;      // @param 0 none, 1 add `residual`, 2 add the old `c` (in place)
 const FUSED: bool = false;     // @param accumulate with fma(); SwiftShader emulates fma (2–4× slower)
 
-struct Params {
-  m: u32,
-  n: u32,
-  k: u32,
-  batch: u32,
-  a_batch: u32,
-  b_batch: u32,
-  k_chunk: u32,
-  alpha: f32,
-}
-
-@group(0) @binding(0) var<uniform> p: Params;
-@group(0) @binding(1) var<storage, read> a: array<f32>;
-@group(0) @binding(2) var<storage, read> b: array<f32>;
-@group(0) @binding(3) var<storage, read> bias: array<f32>;
-@group(0) @binding(4) var<storage, read> residual: array<f32>;
-@group(0) @binding(5) var<storage, read_write> c: array<f32>;
-
-// Offsets of row r of op(A) and column q of op(B) (clamped to the last one: rows and columns past
-// the edge load real data, and their sums are simply not stored, so the k loop has no branches).
-fn a_row(item: u32, r: u32) -> u32 {
-  let rc = min(r, p.m - 1u);
-  return item * p.a_batch + select(rc * p.k, rc, TRANS_A);
-}
-fn b_col(item: u32, q: u32) -> u32 {
-  let qc = min(q, p.n - 1u);
-  return item * p.b_batch + select(qc, qc * p.k, TRANS_B);
-}
 
 // Four consecutive k (k .. k+3) of one row of op(A) / one column of op(B).
 fn a_k4(off: u32, k: u32) -> vec4<f32> {

@@ -7,6 +7,7 @@
 // coroutines there. It is correct on every adapter and tested there.)
 //
 // Layouts, batch strides and split-K slices: as in matmul/register.wgsl (same uniforms/bindings).
+// @include matmul/io.wgsl
 // @include matmul/epilogue.wgsl
 
 const WG_M: u32 = 16u;         // @param invocations along M per workgroup (tile rows = 4·WG_M)
@@ -23,23 +24,6 @@ const BM: u32 = 4u * WG_M;
 const BN: u32 = 4u * WG_N;
 const THREADS: u32 = WG_M * WG_N;
 
-struct Params {
-  m: u32,
-  n: u32,
-  k: u32,
-  batch: u32,
-  a_batch: u32,
-  b_batch: u32,
-  k_chunk: u32,
-  alpha: f32,
-}
-
-@group(0) @binding(0) var<uniform> p: Params;
-@group(0) @binding(1) var<storage, read> a: array<f32>;
-@group(0) @binding(2) var<storage, read> b: array<f32>;
-@group(0) @binding(3) var<storage, read> bias: array<f32>;
-@group(0) @binding(4) var<storage, read> residual: array<f32>;
-@group(0) @binding(5) var<storage, read_write> c: array<f32>;
 
 // Staged slices, k-major: a_tile[k · BM/4 + i] holds op(A) rows 4i..4i+3 at k; same for B.
 var<workgroup> a_tile: array<vec4<f32>, BK * BM / 4u>;
