@@ -1,10 +1,11 @@
 import { writeFileSync } from 'node:fs';
-import { afterAll, afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { run } from '../../src/cli/eval.js';
 import { evaluateDirectory, formatScoreTable } from '../../src/eval/evaluate.js';
 import { writeLabelMap } from '../../src/io/files.js';
 import { maskClassNames, VOC_LABELSET } from '../../src/wsss/labelset.js';
 import { tempDir } from '../io/helpers.js';
+import { captureStdio } from '../helpers/stdio.js';
 
 const tmp = tempDir('seedmask-eval-');
 afterAll(() => tmp.cleanup());
@@ -53,31 +54,17 @@ describe('evaluateDirectory', () => {
 });
 
 describe('seedmask eval', () => {
-  let stdout = '';
-  let stderr = '';
-  beforeEach(() => {
-    stdout = '';
-    stderr = '';
-    vi.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => {
-      stdout += String(chunk);
-      return true;
-    });
-    vi.spyOn(process.stderr, 'write').mockImplementation((chunk: string | Uint8Array) => {
-      stderr += String(chunk);
-      return true;
-    });
-  });
-  afterEach(() => vi.restoreAllMocks());
+  const io = captureStdio();
 
   it('prints the table, or JSON with the confusion matrix', async () => {
     await writeDataset();
     const common = ['--gt', tmp.path('gt'), '--pred', tmp.path('pred'), '--list', tmp.path('list.txt'), '--labelset', 'voc'];
     expect(await run(common)).toBe(0);
-    expect(stdout).toContain("label set 'voc' (21 classes with background), 2 images");
-    expect(stdout).toMatch(/mIoU\s+70\.00/);
-    stdout = '';
+    expect(io.stdout).toContain("label set 'voc' (21 classes with background), 2 images");
+    expect(io.stdout).toMatch(/mIoU\s+70\.00/);
+    io.stdout = '';
     expect(await run([...common, '--json', '--void', 'exclude'])).toBe(0);
-    const report = JSON.parse(stdout);
+    const report = JSON.parse(io.stdout);
     expect(report.rule).toBe('exclude');
     expect(report.classes[12].name).toBe('dog');
     expect(report.classes[12].iou).toBe(1);
@@ -88,9 +75,9 @@ describe('seedmask eval', () => {
 
   it('exits 2 on usage errors and 1 on bad inputs', async () => {
     expect(await run(['--gt', tmp.path('gt')])).toBe(2);
-    expect(stderr).toContain('--pred is required');
+    expect(io.stderr).toContain('--pred is required');
     expect(await run(['--gt', 'g', '--pred', 'p', '--labelset', 'voc', '--void', 'maybe'])).toBe(2);
     expect(await run(['--gt', tmp.path('gt'), '--pred', tmp.path('pred'), '--labelset', 'nosuchset'])).toBe(1);
-    expect(stderr).toContain('nosuchset: cannot read label set');
+    expect(io.stderr).toContain('nosuchset: cannot read label set');
   });
 });

@@ -1,44 +1,31 @@
 import { join } from 'node:path';
-import { afterAll, afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { run } from '../../src/cli/weights.js';
 import { CLIP_CONFIG_METADATA_KEY, loadClip, loadWeights } from '../../src/weights/index.js';
 import { TINY, TINY_CLIP_FILES, tempDir } from './helpers.js';
+import { captureStdio } from '../helpers/stdio.js';
 
 const tmp = tempDir();
 afterAll(() => tmp.cleanup());
 
-let stdout = '';
-let stderr = '';
-beforeEach(() => {
-  stdout = '';
-  stderr = '';
-  vi.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => {
-    stdout += String(chunk);
-    return true;
-  });
-  vi.spyOn(process.stderr, 'write').mockImplementation((chunk: string | Uint8Array) => {
-    stderr += String(chunk);
-    return true;
-  });
-});
-afterEach(() => vi.restoreAllMocks());
+const io = captureStdio();
 
 describe('seedmask weights inspect', () => {
   it.each(Object.entries(TINY_CLIP_FILES))('reports layout and architecture for %s', async (_name, path) => {
     expect(await run(['inspect', path])).toBe(0);
-    expect(stdout).toMatch(/layout\s+CLIP, (OpenAI|Hugging Face) keys/);
-    expect(stdout).toContain('parameters   275,777');
-    expect(stdout).toContain('vision     width 64, layers 2, heads 1, patch 16, image 48 (3x3 grid), MLP 256');
-    expect(stdout).toContain('text       width 64, layers 2, heads 1, context 16, vocab 320, MLP 256');
+    expect(io.stdout).toMatch(/layout\s+CLIP, (OpenAI|Hugging Face) keys/);
+    expect(io.stdout).toContain('parameters   275,777');
+    expect(io.stdout).toContain('vision     width 64, layers 2, heads 1, patch 16, image 48 (3x3 grid), MLP 256');
+    expect(io.stdout).toContain('text       width 64, layers 2, heads 1, context 16, vocab 320, MLP 256');
   });
 
   it('lists a non-CLIP file generically, and --json --time gives machine-readable timings', async () => {
     expect(await run(['inspect', join(TINY, 'convnet.pth')])).toBe(0);
-    expect(stdout).toContain('not a CLIP checkpoint');
-    expect(stdout).toContain('extras.half_strided  F16 [3, 2]');
-    stdout = '';
+    expect(io.stdout).toContain('not a CLIP checkpoint');
+    expect(io.stdout).toContain('extras.half_strided  F16 [3, 2]');
+    io.stdout = '';
     expect(await run(['inspect', TINY_CLIP_FILES.torchScript, '--json', '--time'])).toBe(0);
-    const report = JSON.parse(stdout);
+    const report = JSON.parse(io.stdout);
     expect(report.format).toBe('torchscript');
     expect(report.clip.layout).toBe('openai');
     expect(report.load.float32Bytes).toBe(275_777 * 4);
@@ -48,7 +35,7 @@ describe('seedmask weights inspect', () => {
   it('fails with the file name and problem, exit code 1; usage errors exit 2', async () => {
     const bad = tmp.write('bad.pt', 'nope');
     expect(await run(['inspect', bad])).toBe(1);
-    expect(stderr).toContain(`${bad}: is not a zip archive`);
+    expect(io.stderr).toContain(`${bad}: is not a zip archive`);
     expect(await run(['inspect'])).toBe(2);
     expect(await run(['inspect', bad, '--bogus'])).toBe(2);
     expect(await run(['frobnicate'])).toBe(2);
@@ -61,7 +48,7 @@ describe('seedmask weights convert', () => {
     for (const f16 of [false, true]) {
       const out = tmp.path(f16 ? 'canon16.safetensors' : 'canon32.safetensors');
       expect(await run(['convert', TINY_CLIP_FILES.hfSafetensors, out, ...(f16 ? ['--f16'] : [])])).toBe(0);
-      expect(stdout).toContain('canonical CLIP layout');
+      expect(io.stdout).toContain('canonical CLIP layout');
       const file = await loadWeights(out);
       expect(file.keys).toEqual([...reference.tensors.keys()]);
       expect(file.info('visual.proj').dtype).toBe(f16 ? 'F16' : 'F32');
@@ -101,6 +88,6 @@ describe('seedmask weights convert', () => {
   it('refuses float16 overflow and names the tensor', async () => {
     const out = tmp.path('overflow.safetensors');
     expect(await run(['convert', join(TINY, 'convnet.pth'), out, '--f16'])).toBe(1);
-    expect(stderr).toContain("tensor 'extras.bf16': 1 value(s) overflow float16");
+    expect(io.stderr).toContain("tensor 'extras.bf16': 1 value(s) overflow float16");
   });
 });

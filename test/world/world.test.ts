@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { run } from '../../src/cli/world.js';
 import { IoError } from '../../src/io/errors.js';
 import { readImage, readLabelMap } from '../../src/io/files.js';
@@ -13,6 +13,7 @@ import { LIMITS, sampleLayout } from '../../src/world/layout.js';
 import { Rng, mixSeed } from '../../src/world/rng.js';
 import { computeWorldStats } from '../../src/world/stats.js';
 import { tempDir } from '../io/helpers.js';
+import { captureStdio } from '../helpers/stdio.js';
 
 const tmp = tempDir('seedmask-world-');
 afterAll(() => tmp.cleanup());
@@ -175,39 +176,25 @@ describe('world layouts', () => {
 });
 
 describe('seedmask world (CLI)', () => {
-  let stdout = '';
-  let stderr = '';
-  beforeEach(() => {
-    stdout = '';
-    stderr = '';
-    vi.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => {
-      stdout += String(chunk);
-      return true;
-    });
-    vi.spyOn(process.stderr, 'write').mockImplementation((chunk: string | Uint8Array) => {
-      stderr += String(chunk);
-      return true;
-    });
-  });
-  afterEach(() => vi.restoreAllMocks());
+  const io = captureStdio();
 
   it('generates, then reports stats', async () => {
     const out = tmp.path('cli');
     expect(await run(['generate', '--out', out, '--seed', '3', '--train', '2', '--val', '1'])).toBe(0);
-    expect(stdout).toMatch(/wrote 3 images \(2 train, 1 val\)/);
-    expect(stdout).toContain('context (class → scene)');
-    stdout = '';
+    expect(io.stdout).toMatch(/wrote 3 images \(2 train, 1 val\)/);
+    expect(io.stdout).toContain('context (class → scene)');
+    io.stdout = '';
     expect(await run(['stats', out, '--json'])).toBe(0);
-    expect(JSON.parse(stdout).images).toBe(3);
+    expect(JSON.parse(io.stdout).images).toBe(3);
   });
 
   it('exits 2 on usage errors, 1 on file errors', async () => {
     expect(await run(['generate', '--seed', '1'])).toBe(2);
-    expect(stderr).toContain('--out is required');
+    expect(io.stderr).toContain('--out is required');
     expect(await run(['generate', '--out', tmp.path('x'), '--seed', 'abc'])).toBe(2);
     expect(await run(['generate', '--out', tmp.path('x'), '--seed', '1', '--train', '0', '--val', '0'])).toBe(2);
     expect(await run(['frobnicate'])).toBe(2);
     expect(await run(['stats', tmp.path('nowhere')])).toBe(1);
-    expect(stderr).toContain(`${join(tmp.path('nowhere'), 'captions.jsonl')}: cannot read`);
+    expect(io.stderr).toContain(`${join(tmp.path('nowhere'), 'captions.jsonl')}: cannot read`);
   });
 });
