@@ -1,0 +1,390 @@
+// CLIP ViT-B/16 forward benchmark: `npm run bench:clip -- [options]` (= `tsx bench/clip.bench.ts`).
+//
+// Per image size: the cold first run (graph compile — planning, buffer allocation, weight upload
+// for the first graph — plus the first forward, which also builds every pipeline the Gpu has not
+// built yet), the warm wall-clock p50 of N further forwards (graph cached), the effective GFLOP/s
+// (FLOPs of the graph's matmul and attention nodes, from each op's `flops`; the other ops —
+// layernorms, bias/residual/QuickGELU epilogues, permutes — add about 0.3 % and are not
+// counted), the GPU memory the graph holds (its memory plan's peakBytes + the weights it uses),
+// and, where the adapter has timestamp-query, a per-op breakdown from one extra profiled run
+// (`run(..., { profile: true })`; the profiler puts each dispatch in its own pass, so that run is a
+// little slower and is not one of the warm samples). Then the text tower on the 20 VOC prompts
+// "a clean origami {}." (CLIP-ES's template; one batch of 20, context cut to the longest prompt as
+// encodeText does), and the same vision forward in a CPU peer: PyTorch (weights/torch_clip.py,
+// float32, 2 threads) spawned from bench/peers/torch_clip_vision.py with /usr/bin/python3 on the
+// same weights, after seedmask's runs.
+//
+// Sizes: 224 (= 224×224), 448, and WxH images such as VOC's 500x375, which go to the model the
+// CLIP-ES way: each side rounded up to a multiple of the patch (500×375 → 512×384, grid 24×32).
+// The input is a fixed pseudo-random normalised tensor (preprocessing is not timed).
+//
+// Writes bench/results/clip-<adapter>-<date>.json (header: adapter, robustness, timing source, CPU,
+// load; one record per size; text; peer).
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Gpu } from '../src/gpu/context.js';
+import type { NodeProfile } from '../src/graph/runner.js';
+import { ClipModel } from '../src/models/clip/model.js';
+import { eotIndices } from '../src/models/clip/text.js';
+import { VOC_LABELSET } from '../src/wsss/labelset.js';
+import { cpuBusy } from './lib/suite.js';
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const DEFAULT_WEIGHTS = 'weights/generated/vitb16/clip_openai.safetensors';
+const DEFAULT_BPE = path.join(ROOT, '..', 'shared', 'data', 'bpe_simple_vocab_16e6.txt.gz');
+const PEER_SCRIPT = path.join(ROOT, 'bench', 'peers', 'torch_clip_vision.py');
+
+const USAGE = `usage: npm run bench:clip -- [options]
+  --sizes LIST      image sizes: 224 (square), 448, WxH (e.g. 500x375, resized the CLIP-ES way
+                    to multiples of 16)                           [224,448,500x375]
+  --warm N          warm runs per size and for the text tower     [3; on SwiftShader 1 for sizes
+                                                                   above 224 unless given]
+  --quick           224 only, 1 warm run
+  --no-peer         skip the PyTorch CPU peer
+  --no-text         skip the text tower
+  --no-profile      skip the profiled run (per-op breakdown)
+  --weights PATH    CLIP weights (any format src/weights reads)   [${DEFAULT_WEIGHTS}]
+  --bpe PATH        BPE vocabulary for the prompts                [../shared/data/bpe_simple_vocab_16e6.txt.gz]
+  --python EXE      interpreter for the peer                      [/usr/bin/python3]
+  --unsafe          disable Dawn's robustness transform (same as SEEDMASK_UNSAFE=1)
+  --out FILE        JSON output (default bench/results/clip-<adapter>-<date>.json)`;
+
+interface Cli {
+  sizes: Array<{ label: string; height: number; width: number }>;
+  warm: number | undefined;
+  quick: boolean;
+  peer: boolean;
+  text: boolean;
+  profile: boolean;
+  weights: string;
+  bpe: string;
+  python: string;
+  unsafe: boolean;
+  out: string | undefined;
+}
+
+/** '224' → 224×224; 'WxH' → the image W wide and H high, rounded up to multiples of the patch. */
+function parseSize(s: string, patch = 16): { label: string; height: number; width: number } {
+  const m = /^(\d+)(?:x(\d+))?$/.exec(s.trim());
+  if (!m) throw new Error(`--sizes: '${s}' is not N or WxH`);
+  const w = Number(m[1]), h = Number(m[2] ?? m[1]);
+  if (!(w > 0 && h > 0)) throw new Error(`--sizes: '${s}' has a zero side`);
+  return { label: s.trim(), height: Math.ceil(h / patch) * patch, width: Math.ceil(w / patch) * patch };
+}
+
+function parseArgs(argv: string[]): Cli {
+  const cli: Cli = {
+    sizes: [], warm: undefined, quick: false, peer: true, text: true, profile: true,
+    weights: DEFAULT_WEIGHTS, bpe: DEFAULT_BPE, python: '/usr/bin/python3',
+    unsafe: process.env.SEEDMASK_UNSAFE === '1', out: undefined,
+  };
+  let sizes = '224,448,500x375';
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    const value = () => {
+      const v = argv[++i];
+      if (v === undefined) throw new Error(`${arg} needs a value\n${USAGE}`);
+      return v;
+    };
+    if (arg === '--sizes') sizes = value();
+    else if (arg === '--warm') {
+      const n = Number(value());
+      if (!Number.isInteger(n) || n < 1) throw new Error(`--warm needs a positive integer`);
+      cli.warm = n;
+    } else if (arg === '--quick') cli.quick = true;
+    else if (arg === '--no-peer') cli.peer = false;
+    else if (arg === '--no-text') cli.text = false;
+    else if (arg === '--no-profile') cli.profile = false;
+    else if (arg === '--weights') cli.weights = value();
+    else if (arg === '--bpe') cli.bpe = value();
+    else if (arg === '--python') cli.python = value();
+    else if (arg === '--unsafe') cli.unsafe = true;
+    else if (arg === '--out') cli.out = value();
+    else if (arg === '--help' || arg === '-h') {
+      console.log(USAGE);
+      process.exit(0);
+    } else throw new Error(`unknown argument '${arg}'\n${USAGE}`);
+  }
+  if (cli.quick) {
+    sizes = '224';
+    cli.warm ??= 1;
+  }
+  cli.sizes = sizes.split(',').filter(Boolean).map((s) => parseSize(s));
+  return cli;
+}
+
+interface Stats { p50: number; min: number; max: number; samples: number[] }
+function stats(samples: number[]): Stats {
+  const s = [...samples].sort((a, b) => a - b);
+  const mid = s.length >> 1;
+  return { p50: s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2, min: s[0]!, max: s.at(-1)!, samples };
+}
+
+interface OpRow { op: string; nodes: number; dispatches: number; ms: number; share: number; flops: number; gflops: number | null }
+function byOp(profile: NodeProfile[]): { totalMs: number; ops: OpRow[] } {
+  const m = new Map<string, OpRow>();
+  for (const p of profile) {
+    const r = m.get(p.op) ?? { op: p.op, nodes: 0, dispatches: 0, ms: 0, share: 0, flops: 0, gflops: null };
+    r.nodes++;
+    r.dispatches += p.dispatches;
+    r.ms += p.ms;
+    r.flops += p.flops;
+    m.set(p.op, r);
+  }
+  const totalMs = profile.reduce((s, p) => s + p.ms, 0);
+  const ops = [...m.values()].sort((a, b) => b.ms - a.ms);
+  for (const r of ops) {
+    r.share = totalMs > 0 ? r.ms / totalMs : 0;
+    r.gflops = r.flops > 0 && r.ms > 0 ? r.flops / (r.ms * 1e6) : null;
+  }
+  return { totalMs, ops };
+}
+
+/** Deterministic normalised image [3, H, W] in about [-2, 2). */
+function pseudoImage(height: number, width: number): Float32Array {
+  const x = new Float32Array(3 * height * width);
+  let s = 0x9e3779b9;
+  for (let i = 0; i < x.length; i++) {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    x[i] = (s / 2 ** 32) * 4 - 2;
+  }
+  return x;
+}
+
+const fmtMs = (ms: number) => (ms >= 100 ? ms.toFixed(0) : ms >= 10 ? ms.toFixed(1) : ms.toFixed(2));
+const fmtRate = (r: number) => (r >= 100 ? r.toFixed(0) : r >= 10 ? r.toFixed(1) : r.toFixed(2));
+const fmtMiB = (b: number) => `${(b / 2 ** 20).toFixed(1)} MiB`;
+function table(rows: string[][], widths: number[]): string {
+  return rows.map((cells) => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join(' ')).join('\n');
+}
+
+interface PeerReport { name: string; torch: string; threads: number; load_ms: number; results: Array<{ height: number; width: number; tokens: number; cold_ms: number; warm_ms: number[] }> }
+
+function runPeer(cli: Cli, sizes: Array<{ height: number; width: number }>, warm: number[]): PeerReport | { error: string } {
+  if (!existsSync(cli.python)) return { error: `${cli.python} not found` };
+  const probe = spawnSync(cli.python, ['-c', 'import torch, numpy'], { encoding: 'utf8' });
+  if (probe.status !== 0) return { error: `torch or numpy missing for ${cli.python}: ${(probe.stderr || '').trim().split('\n').at(-1)}` };
+  const args = [PEER_SCRIPT, '--weights', cli.weights, '--sizes', sizes.map((s) => `${s.height}x${s.width}`).join(','), '--warm', warm.join(','), '--threads', '2'];
+  console.log(`\npeer: ${cli.python} ${path.relative(ROOT, PEER_SCRIPT)} ${args.slice(1).join(' ')}`);
+  const r = spawnSync(cli.python, args, { encoding: 'utf8', maxBuffer: 1 << 24, stdio: ['ignore', 'pipe', 'pipe'] });
+  if (r.status !== 0) return { error: `peer failed (status ${r.status ?? r.signal}): ${(r.stderr || '').trim().split('\n').slice(-3).join(' | ')}` };
+  try {
+    return JSON.parse(r.stdout.trim().split('\n').at(-1)!) as PeerReport;
+  } catch {
+    return { error: `peer printed no JSON: ${r.stdout.slice(0, 200)}` };
+  }
+}
+
+interface SizeResult {
+  size: string;
+  height: number;
+  width: number;
+  grid: [number, number];
+  tokens: number;
+  flops: number;
+  flopsByOp: Record<string, number>;
+  compileMs: number;
+  firstRunMs: number;
+  coldMs: number;
+  warm: Stats;
+  gflops: number;
+  peakBytes: number;
+  planBytes: number;
+  weightBytes: number;
+  cpuBusyBefore: number;
+  loadavg: number[];
+  profile?: { totalMs: number; wallMs: number; ops: OpRow[] };
+  peer?: { cold_ms: number; warm: Stats; gflops: number };
+  /** seedmask warm p50 speed relative to the peer's (peer ms / seedmask ms; below 1: seedmask slower). */
+  speedVsPeer?: number;
+}
+
+async function main(): Promise<number> {
+  const cli = parseArgs(process.argv.slice(2));
+  if (!existsSync(cli.weights)) {
+    console.error(`${cli.weights} not found. Make the ViT-B/16-sized random test weights with\n  /usr/bin/python3 weights/make_test_weights.py --size vitb16 --out weights/generated/vitb16\nor give real ones with --weights PATH (e.g. OpenAI's ViT-B-16.pt).`);
+    return 2;
+  }
+  const gpu = await Gpu.open({ unsafeNoRobustness: cli.unsafe });
+  try {
+    const swift = gpu.isSwiftShader;
+    const timestamps = gpu.traits.features.timestampQuery;
+    const profile = cli.profile && timestamps;
+    const warmFor = (s: { height: number; width: number }) => cli.warm ?? (swift && s.height * s.width > 224 * 224 ? 1 : 3);
+    const header = {
+      adapter: gpu.adapterName,
+      kind: gpu.traits.adapter.kind,
+      robustness: cli.unsafe ? 'off (SEEDMASK_UNSAFE=1)' : 'on (Dawn default)',
+      timing: `wall clock around graph.run (inputs written → outputs read back); per-op breakdown from ${timestamps ? 'GPU timestamp queries in one extra profiled run' : '— (no timestamp-query)'}`,
+      flops: 'sum of the matmul and attention nodes\' flops (the rest — layernorms, bias/residual/QuickGELU epilogues, permutes, slices, concat — is about 0.3 % more and not counted)',
+      cpu: `${os.cpus()[0]?.model ?? 'unknown'} ×${os.cpus().length}`,
+      node: process.version,
+      date: new Date().toISOString(),
+      weights: cli.weights,
+      options: { sizes: cli.sizes.map((s) => s.label), warm: cli.sizes.map(warmFor), quick: cli.quick, peer: cli.peer, text: cli.text, profile },
+    };
+    console.log(`seedmask CLIP benchmark — adapter: ${header.adapter} [${header.kind}]`);
+    console.log(`robustness: ${header.robustness}; CPU: ${header.cpu}; node ${header.node}; load average ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}`);
+    console.log(`timing: ${header.timing}`);
+
+    let t0 = performance.now();
+    const tokenizer = cli.text && existsSync(cli.bpe) ? cli.bpe : false;
+    // A vocabulary larger than the model's (e.g. the tiny test weights) leaves the text tower out.
+    const model = await ClipModel.load(gpu, cli.weights, { tokenizer }).catch((err: Error) => {
+      if (!tokenizer || !/tokenizer/.test(err.message)) throw err;
+      console.log(`tokenizer not used: ${err.message}`);
+      return ClipModel.load(gpu, cli.weights, { tokenizer: false });
+    });
+    const loadMs = performance.now() - t0;
+    const vc = model.config.vision;
+    console.log(`weights ${cli.weights}: vision ${vc.width}×${vc.layers} patch ${vc.patch}, text ${model.config.text.width}×${model.config.text.layers}; host load ${fmtMs(loadMs)} ms\n`);
+
+    const results: SizeResult[] = [];
+    for (const s of cli.sizes) {
+      const n = warmFor(s);
+      const cpuBusyBefore = await cpuBusy(500);
+      const loadavg = os.loadavg();
+      const image = pseudoImage(s.height, s.width);
+      console.log(`${s.label} → ${s.width}×${s.height}: cold run, then ${n} warm (busy before ${Math.round(100 * cpuBusyBefore)} %, load ${loadavg[0]!.toFixed(2)})…`);
+      t0 = performance.now();
+      const graph = await model.visionGraph(s.height, s.width);
+      const compileMs = performance.now() - t0;
+      const t1 = performance.now();
+      await graph.run({ image });
+      const firstRunMs = performance.now() - t1;
+      const coldMs = performance.now() - t0;
+      const samples: number[] = [];
+      for (let i = 0; i < n; i++) {
+        const t = performance.now();
+        await graph.run({ image });
+        samples.push(performance.now() - t);
+      }
+      const warm = stats(samples);
+      let flops = 0;
+      const flopsByOp: Record<string, number> = {};
+      for (const node of graph.graph.nodes) {
+        const f = node.op.flops?.(node.inputs, node.attrs) ?? 0;
+        flops += f;
+        if (f) flopsByOp[node.op.name] = (flopsByOp[node.op.name] ?? 0) + f;
+      }
+      const p = s.height / vc.patch, q = s.width / vc.patch;
+      const r: SizeResult = {
+        size: s.label, height: s.height, width: s.width, grid: [p, q], tokens: p * q + 1,
+        flops, flopsByOp, compileMs, firstRunMs, coldMs, warm, gflops: flops / (warm.p50 * 1e6),
+        peakBytes: graph.plan.peakBytes + graph.weightBytes, planBytes: graph.plan.peakBytes, weightBytes: graph.weightBytes,
+        cpuBusyBefore, loadavg,
+      };
+      if (profile) {
+        const t = performance.now();
+        const { profile: prof } = await graph.run({ image }, { profile: true });
+        r.profile = { ...byOp(prof!), wallMs: performance.now() - t };
+      }
+      results.push(r);
+      console.log(`  cold ${fmtMs(coldMs)} ms (graph compile ${fmtMs(compileMs)} + first run ${fmtMs(firstRunMs)}), warm p50 ${fmtMs(warm.p50)} ms, ${fmtRate(r.gflops)} GFLOP/s`);
+    }
+
+    // Text tower: the 20 VOC prompts in one batch.
+    let text: Record<string, unknown> | undefined;
+    if (cli.text) {
+      const prompts = VOC_LABELSET.classes.map((c) => VOC_LABELSET.template.replace('{}', c.prompt));
+      const n = cli.warm ?? 3;
+      if (!model.tokenizer) {
+        text = { error: `no tokenizer (${existsSync(cli.bpe) ? `${cli.bpe} does not fit the model` : `${cli.bpe} not found; give --bpe`})` };
+        console.log(`\ntext: skipped — ${text.error as string}`);
+      } else {
+        const cpuBusyBefore = await cpuBusy(500);
+        console.log(`\ntext: ${prompts.length} prompts ("${prompts[0]}" …), cold run, then ${n} warm (busy before ${Math.round(100 * cpuBusyBefore)} %)…`);
+        t0 = performance.now();
+        await model.encodeText(prompts);
+        const coldMs = performance.now() - t0;
+        const samples: number[] = [];
+        for (let i = 0; i < n; i++) {
+          const t = performance.now();
+          await model.encodeText(prompts);
+          samples.push(performance.now() - t);
+        }
+        const warm = stats(samples);
+        // The graph encodeText used: batch 20, context = the longest prompt rounded up to 8.
+        const full = model.config.text.contextLength;
+        const ids = model.tokenizer.tokenize(prompts, full);
+        let longest = 1;
+        for (const e of eotIndices(ids, prompts.length, full)) longest = Math.max(longest, (e % full) + 1);
+        const ctx = Math.min(full, Math.ceil(longest / 8) * 8);
+        const graph = await model.textGraph(prompts.length, ctx);
+        let flops = 0;
+        for (const node of graph.graph.nodes) flops += node.op.flops?.(node.inputs, node.attrs) ?? 0;
+        text = {
+          prompts: prompts.length, template: VOC_LABELSET.template, contextLength: ctx, coldMs, warm, flops,
+          gflops: flops / (warm.p50 * 1e6), peakBytes: graph.plan.peakBytes + graph.weightBytes, cpuBusyBefore,
+        };
+        console.log(`  batch ${prompts.length} × ${ctx} tokens: cold ${fmtMs(coldMs)} ms, warm p50 ${fmtMs(warm.p50)} ms, ${fmtRate(text.gflops as number)} GFLOP/s`);
+      }
+    }
+    await model.destroy();
+
+    // Peer, after seedmask so that the two do not share the CPU.
+    let peer: PeerReport | { error: string } | undefined;
+    if (cli.peer) {
+      peer = runPeer(cli, cli.sizes, cli.sizes.map(warmFor));
+      if ('error' in peer) console.log(`peer unavailable: ${peer.error}`);
+      else {
+        for (const r of results) {
+          const pr = peer.results.find((x) => x.height === r.height && x.width === r.width);
+          if (!pr) continue;
+          const w = stats(pr.warm_ms);
+          r.peer = { cold_ms: pr.cold_ms, warm: w, gflops: r.flops / (w.p50 * 1e6) };
+          r.speedVsPeer = w.p50 / r.warm.p50;
+        }
+      }
+    }
+
+    // Report.
+    console.log(`\nvision forward (ViT ${vc.width}×${vc.layers}/${vc.patch}; features for every token)`);
+    const rows = [['size', 'input', 'tokens', 'GFLOP', 'cold ms', 'warm p50 ms', 'GFLOP/s', 'peak GPU', 'peer p50 ms', 'peer GFLOP/s', 'seedmask/peer', 'busy']];
+    for (const r of results) {
+      rows.push([r.size, `${r.width}×${r.height}`, String(r.tokens), (r.flops / 1e9).toFixed(1), fmtMs(r.coldMs), `${fmtMs(r.warm.p50)} (×${r.warm.samples.length})`, fmtRate(r.gflops), fmtMiB(r.peakBytes),
+        r.peer ? fmtMs(r.peer.warm.p50) : '–', r.peer ? fmtRate(r.peer.gflops) : '–', r.speedVsPeer !== undefined ? `${r.speedVsPeer.toFixed(2)}×` : '–', `${Math.round(100 * r.cpuBusyBefore)} %`]);
+    }
+    console.log(table(rows, [9, 9, 7, 7, 9, 14, 8, 11, 12, 13, 14, 6]));
+    if (peer && !('error' in peer)) console.log(`peer: ${peer.name}; seedmask/peer = peer p50 / seedmask p50 (below 1: seedmask slower)`);
+    else if (cli.peer) console.log('peer unavailable');
+    for (const r of results) {
+      console.log(`  ${r.size}: peak ${fmtMiB(r.peakBytes)} = activations ${fmtMiB(r.planBytes)} + weights ${fmtMiB(r.weightBytes)}; cold = graph compile ${fmtMs(r.compileMs)} + first run ${fmtMs(r.firstRunMs)} ms`);
+    }
+    for (const r of results) {
+      if (!r.profile) continue;
+      console.log(`\nper op, ${r.size} (profiled run: ${fmtMs(r.profile.wallMs)} ms wall, ${fmtMs(r.profile.totalMs)} ms GPU)`);
+      const opRows = [['op', 'nodes', 'dispatches', 'ms', 'share', 'GFLOP/s']];
+      for (const o of r.profile.ops) opRows.push([o.op, String(o.nodes), String(o.dispatches), fmtMs(o.ms), `${(100 * o.share).toFixed(1)} %`, o.gflops !== null ? fmtRate(o.gflops) : '']);
+      console.log(table(opRows, [14, 6, 11, 10, 8, 9]));
+    }
+    if (text && !('error' in text)) {
+      const w = text.warm as Stats;
+      console.log(`\ntext: ${text.prompts as number} prompts × ${text.contextLength as number} tokens: cold ${fmtMs(text.coldMs as number)} ms, warm p50 ${fmtMs(w.p50)} ms (×${w.samples.length}), ${fmtRate(text.gflops as number)} GFLOP/s, peak ${fmtMiB(text.peakBytes as number)}`);
+    }
+
+    const file = cli.out ?? defaultOut(header.kind, gpu.traits.adapter.architecture || gpu.traits.adapter.vendor, header.date);
+    mkdirSync(path.dirname(file), { recursive: true });
+    writeFileSync(file, JSON.stringify({ ...header, loadMs, results, text, peer }, null, 2) + '\n');
+    console.log(`\nwrote ${path.relative(process.cwd(), file)}`);
+    return 0;
+  } finally {
+    await gpu.destroy();
+  }
+}
+
+function defaultOut(kind: string, arch: string, iso: string): string {
+  const name = `${kind === 'swiftshader' ? 'swiftshader' : arch || 'gpu'}`.replace(/[^A-Za-z0-9._-]+/g, '-');
+  return path.join(ROOT, 'bench', 'results', `clip-${name}-${iso.slice(0, 19).replace(/[:T]/g, '-')}.json`);
+}
+
+main().then(
+  (code) => process.exit(code),
+  (err: Error) => {
+    console.error(err.stack ?? err.message);
+    process.exit(2);
+  },
+);

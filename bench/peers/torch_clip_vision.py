@@ -1,0 +1,138 @@
+#!/usr/bin/env python3
+"""CPU peer for bench/clip.bench.ts: the CLIP image tower of weights/torch_clip.py (PyTorch, CPU,
+float32) on the same weights, timed at the same input sizes. Prints one JSON object on stdout.
+
+    /usr/bin/python3 bench/peers/torch_clip_vision.py \
+        --weights weights/generated/vitb16/clip_openai.safetensors --sizes 224x224,384x512 --warm 3
+
+--sizes are HxW of the model input (already multiples of the patch). The forward is the one
+seedmask's vision graph computes (src/models/clip/vision.ts): conv1 -> [class; patches] + the
+positional table resized bilinearly to the grid (align_corners=False) and rounded to float16 ->
+ln_pre -> blocks -> ln_post on every token -> @ proj, i.e. features [L, E] for all tokens.
+
+The safetensors file is read with numpy (Debian's python3-torch has no `safetensors` package):
+8-byte little-endian header length, JSON header, then the raw tensors; BF16/F16/F32 are handled.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import struct
+import sys
+import time
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+sys.dont_write_bytecode = True
+ROOT = os.path.abspath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
+sys.path.insert(0, os.path.join(ROOT, "weights"))
+from torch_clip import ClipConfig, build_clip  # noqa: E402
+
+
+def read_safetensors(path: str) -> "dict[str, torch.Tensor]":
+    with open(path, "rb") as f:
+        n = struct.unpack("<Q", f.read(8))[0]
+        header = json.loads(f.read(n))
+        blob = f.read()
+    out = {}
+    for key, meta in header.items():
+        if key == "__metadata__":
+            continue
+        a, b = meta["data_offsets"]
+        raw = blob[a:b]
+        dtype, shape = meta["dtype"], meta["shape"]
+        if dtype == "BF16":
+            arr = (np.frombuffer(raw, dtype="<u2").astype(np.uint32) << 16).view(np.float32)
+        elif dtype == "F16":
+            arr = np.frombuffer(raw, dtype="<f2").astype(np.float32)
+        elif dtype == "F32":
+            arr = np.frombuffer(raw, dtype="<f4").astype(np.float32)
+        else:
+            raise SystemExit(f"{path}: tensor {key} has dtype {dtype}, which this peer does not read")
+        out[key] = torch.from_numpy(arr.reshape(shape).copy())
+    return out
+
+
+def config_from_state_dict(sd) -> ClipConfig:
+    # As in test/fixtures/clip/make_clip_golden.py.
+    def count(prefix: str) -> int:
+        return len({k.split(".")[prefix.count(".")] for k in sd if k.startswith(prefix) and k.endswith(".attn.in_proj_weight")})
+
+    conv = sd["visual.conv1.weight"]
+    grid = int(round(math.sqrt(sd["visual.positional_embedding"].shape[0] - 1)))
+    return ClipConfig(
+        embed_dim=sd["text_projection"].shape[1], image_size=grid * conv.shape[-1], patch_size=conv.shape[-1],
+        vision_width=conv.shape[0], vision_layers=count("visual.transformer.resblocks."),
+        context_length=sd["positional_embedding"].shape[0], vocab_size=sd["token_embedding.weight"].shape[0],
+        text_width=sd["ln_final.weight"].shape[0], text_layers=count("transformer.resblocks."))
+
+
+def positional_table(visual, gh: int, gw: int) -> torch.Tensor:
+    pos = visual.positional_embedding
+    g = int(round(math.sqrt(pos.shape[0] - 1)))
+    grid = pos[1:].reshape(1, g, g, -1).permute(0, 3, 1, 2)
+    grid = F.interpolate(grid, size=(gh, gw), mode="bilinear", align_corners=False)
+    table = torch.cat([pos[:1], grid.permute(0, 2, 3, 1).reshape(gh * gw, -1)], dim=0)
+    return table.half().float()  # CLIP-ES rounds the table to float16 on every forward
+
+
+def features(visual, image: torch.Tensor, pos: torch.Tensor) -> torch.Tensor:
+    x = visual.conv1(image)                                           # [1, D, gh, gw]
+    x = x.flatten(2).transpose(1, 2)                                  # [1, n, D]
+    cls = visual.class_embedding.expand(x.shape[0], 1, -1)
+    x = visual.ln_pre(torch.cat([cls, x], dim=1) + pos)
+    x = visual.transformer(x.permute(1, 0, 2)).permute(1, 0, 2)
+    return visual.ln_post(x) @ visual.proj                            # [1, L, E]
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--weights", required=True)
+    ap.add_argument("--sizes", default="224x224", help="comma-separated HxW model input sizes")
+    ap.add_argument("--warm", default="3", help="warm runs: one number, or one per size (comma-separated)")
+    ap.add_argument("--threads", type=int, default=2)
+    args = ap.parse_args()
+    torch.set_num_threads(args.threads)
+
+    t0 = time.perf_counter()
+    sd = read_safetensors(args.weights)
+    cfg = config_from_state_dict(sd)
+    model = build_clip(cfg)
+    model.load_state_dict(sd, strict=True)
+    model.float().eval()
+    load_ms = (time.perf_counter() - t0) * 1e3
+
+    sizes = [tuple(int(v) for v in s.split("x")) for s in args.sizes.split(",") if s]
+    warm = [int(w) for w in args.warm.split(",")]
+    if len(warm) == 1:
+        warm = warm * len(sizes)
+    results = []
+    gen = torch.Generator().manual_seed(0)
+    with torch.inference_mode():
+        for (h, w), n in zip(sizes, warm):
+            p = cfg.patch_size
+            image = torch.randn(1, 3, h, w, generator=gen)
+            t = time.perf_counter()
+            pos = positional_table(model.visual, h // p, w // p)
+            out = features(model.visual, image, pos)
+            cold = (time.perf_counter() - t) * 1e3
+            times = []
+            for _ in range(n):
+                t = time.perf_counter()
+                pos = positional_table(model.visual, h // p, w // p)
+                out = features(model.visual, image, pos)
+                times.append((time.perf_counter() - t) * 1e3)
+            results.append({"height": h, "width": w, "tokens": out.shape[1], "cold_ms": cold, "warm_ms": times})
+    print(json.dumps({
+        "name": f"PyTorch {torch.__version__} CPU ×{torch.get_num_threads()} (weights/torch_clip.py, float32)",
+        "torch": torch.__version__, "threads": torch.get_num_threads(), "load_ms": load_ms, "results": results,
+    }))
+
+
+if __name__ == "__main__":
+    main()
