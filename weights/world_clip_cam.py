@@ -105,7 +105,7 @@ def run_cam(weights: str, world: str, split: str, png: str | None = None, verbos
         save_grid(png, tiles)
         if verbose:
             print(f"  wrote {png}")
-    return {"split": split, "images": len(records), "mIoU": result, "IoU_per_class": per_class}
+    return {"split": split, "images": len(records), "seconds": round(seconds, 1), "mIoU": result, "IoU_per_class": per_class}
 
 
 def main() -> None:
