@@ -170,12 +170,18 @@ def normalized(x: torch.Tensor) -> torch.Tensor:
 # ---------------------------------------------------------------------------------------------
 # Softmax-GradCAM (§3.4) and CAA (§3.5)
 
-def grad_cam(model, image: torch.Tensor, text_features: torch.Tensor, targets: List[int]):
+def grad_cam(model, image: torch.Tensor, text_features: torch.Tensor, targets: List[int],
+             positional: Optional[torch.Tensor] = None, extras: Optional[dict] = None):
     """CLIP-ES's CAM for one preprocessed image [3, H', W'] and text rows [K + M, E] (the image's K
     label prompts first, then the M background prompts). For each target row c in `targets`, back-
     propagates p_c (softmax over all rows of exp(logit_scale)·cos) to A = ln_1 output of the last block
     and returns (cams [len(targets), gh, gw] after ReLU and CLIP-ES's two min-max passes, probabilities
-    [K + M], attention maps [blocks, L, L] head-averaged, row = query)."""
+    [K + M], attention maps [blocks, L, L] head-averaged, row = query).
+
+    `positional`: a [1 + gh*gw, D] table to add instead of CLIP-ES's own (float32 bilinear, then
+    rounded to fp16), e.g. the exactly rounded table seedmask computes (make_gradcam_goldens.py).
+    `extras`: a dict that receives 'block_input' (X entering the last block, [L, D]) and
+    'grad_weights' ([len(targets), D]: the mean gradient per channel, Grad-CAM's w_k)."""
     v = model.visual
     patch = v.conv1.weight.shape[-1]
     gh, gw = image.shape[1] // patch, image.shape[2] // patch
@@ -183,7 +189,11 @@ def grad_cam(model, image: torch.Tensor, text_features: torch.Tensor, targets: L
     resblocks = list(v.transformer.resblocks)
     maps = []
     with torch.no_grad():
-        x = embed_patches(model, image[None], round_fp16_pos=True)
+        if positional is None:
+            x = embed_patches(model, image[None], round_fp16_pos=True)
+        else:
+            x = F.conv2d(image[None], v.conv1.weight, stride=patch).flatten(2).transpose(1, 2)
+            x = v.ln_pre(torch.cat([v.class_embedding.expand(1, 1, -1), x], dim=1) + positional)
         for blk in resblocks[:-1]:
             x, w = block_forward(x, blk, heads, want_weights=True)
             maps.append(w[0])
@@ -196,16 +206,20 @@ def grad_cam(model, image: torch.Tensor, text_features: torch.Tensor, targets: L
     e = normalized(patch_mean_embedding(model, z))
     t = normalized(text_features)
     probs = (model.logit_scale.exp() * e @ t.t()).softmax(dim=-1)[0]
-    cams = []
+    cams, grad_weights = [], []
     for c in targets:
         (grad,) = torch.autograd.grad(probs[c], a, retain_graph=True)
         act, g = a[0, 1:].detach(), grad[0, 1:]
         weights = g.mean(dim=0)                                      # mean gradient per channel
         cam = torch.relu(act @ weights).reshape(gh, gw)
-        for _ in range(2):                                           # scale_cam_image twice (§3.4)
-            cam = cam - cam.min()
+        for _ in range(2):                                           # scale_cam_image twice (§3.4), float32,
+            cam = cam - cam.min()                                    # the epsilon added to the max
             cam = cam / (1e-7 + cam.max())
         cams.append(cam)
+        grad_weights.append(weights)
+    if extras is not None:
+        extras["block_input"] = x[0].detach()
+        extras["grad_weights"] = torch.stack(grad_weights)
     return torch.stack(cams), probs.detach(), torch.stack(maps)
 
 

@@ -2,10 +2,13 @@
 // the kernel-level op (src/kernels/) into the planned output tensors. Adding an op = one entry here.
 import type { Activation } from '../kernels/activation.js';
 import { attention, attentionLayout, type AttentionVariant } from '../kernels/attention.js';
+import { camMinMax, clipHead, layerNormBackward, quickGeluBackward, softmaxBackward } from '../kernels/backward.js';
 import { binary, broadcastShape, unary, type BinaryOp } from '../kernels/elementwise.js';
 import { layerNorm } from '../kernels/layernorm.js';
+import { conv2d, convFlops, convGeometry, convOutShape, type ConvParams } from '../kernels/conv.js';
 import { concat, gatherRows, normAxis, permute, slice, type SliceRange } from '../kernels/layout.js';
 import { matmul, matmulProblem } from '../kernels/matmul.js';
+import { bilinear, channelArgmax, channelSoftmax, globalAvgPool, pool2d, poolGeometry, type Pool2dOptions, type PoolMode } from '../kernels/pool.js';
 import { reduce, reducedShape, type ReduceOp } from '../kernels/reduce.js';
 import { resize, type ResizeMode } from '../kernels/resize.js';
 import { softmax } from '../kernels/softmax.js';
@@ -283,5 +286,202 @@ export const takeRowsOp: OpDef<TakeRowsAttrs> = {
   run: async (gpu, [table, indices], [y], at) => {
     const rowLen = at.rowLen ?? table!.shape[table!.rank - 1] ?? 1;
     await gatherRows(gpu, table!.view([table!.size / rowLen, rowLen]), indices!, { out: y });
+  },
+};
+
+// ---------------------------------------------------------------------------------------------
+// Backward ops of CLIP-ES's Grad-CAM (src/kernels/backward.ts), batched over B right-hand sides.
+
+export interface LayerNormBackwardAttrs {
+  /** 'full': g is [B, rows, cols]; 'row': g is [B, cols], one row for every row of x. */
+  gLayout?: 'full' | 'row';
+  gScale?: number;
+  /** Rows t < zeroRows receive no gradient. */
+  zeroRows?: number;
+}
+
+/** inputs: [g, x [rows, cols], stats [rows, 2], gamma [cols], residual?] → dx [B, rows, cols] */
+export const layerNormBackwardOp: OpDef<LayerNormBackwardAttrs> = {
+  name: 'layernorm_backward',
+  infer([g, x, stats, gamma, residual], at) {
+    const xs = need(x, 'x').shape;
+    const cols = xs[xs.length - 1] ?? 0;
+    const rows = cols === 0 ? 0 : numel(xs) / cols;
+    if (rows === 0) throw new Error(`x ${fmt(xs)} is empty`);
+    if (numel(need(stats, 'stats').shape) !== 2 * rows) throw new Error(`stats ${fmt(stats!.shape)} must be [${rows}, 2]`);
+    if (numel(need(gamma, 'gamma').shape) !== cols) throw new Error(`gamma ${fmt(gamma!.shape)} must have ${cols} elements`);
+    const per = (at.gLayout ?? 'full') === 'full' ? rows * cols : cols;
+    const gn = numel(need(g, 'g').shape);
+    if (gn === 0 || gn % per !== 0) throw new Error(`g ${fmt(g!.shape)} is not a whole number of right-hand sides of ${per} elements`);
+    const shape = [gn / per, rows, cols];
+    if (residual && numel(residual.shape) !== numel(shape)) throw new Error(`residual ${fmt(residual.shape)} must match dx ${fmt(shape)}`);
+    return [{ shape }];
+  },
+  run: async (gpu, [g, x, stats, gamma, residual], [dx], at) => {
+    await layerNormBackward(gpu, g!, x!, stats!, gamma!, { ...at, residual, out: dx });
+  },
+};
+
+/**
+ * inputs: [dp, probs [..., R, C]] → ds [G, B, R, C] with G = the product of probs' leading axes and
+ * B = attrs.batch; dp holds G·B·R·C elements in that order (any shape).
+ */
+export const softmaxBackwardOp: OpDef<{ batch: number }> = {
+  name: 'softmax_backward',
+  infer([dp, probs], { batch }) {
+    const ps = need(probs, 'probs').shape;
+    if (ps.length < 2) throw new Error(`probs ${fmt(ps)} must be [..., R, C]`);
+    const [r, c] = ps.slice(-2) as [number, number];
+    const shape = [numel(ps) / Math.max(r * c, 1), batch, r, c];
+    if (!Number.isInteger(batch) || batch < 1) throw new Error(`batch = ${batch} must be a positive integer`);
+    if (numel(need(dp, 'dp').shape) !== numel(shape)) throw new Error(`dp ${fmt(dp!.shape)} must hold [G, B, R, C] = ${fmt(shape)}`);
+    return [{ shape }];
+  },
+  run: async (gpu, [dp, probs], [ds], { batch }) => {
+    await softmaxBackward(gpu, dp!, probs!, { batch, out: ds });
+  },
+};
+
+/** inputs: [g, h] → g ⊙ QuickGELU'(h), h shared by the blocks of g. */
+export const quickGeluBackwardOp: OpDef<Record<string, never>> = {
+  name: 'quickgelu_backward',
+  infer([g, h]) {
+    const gn = numel(need(g, 'g').shape), hn = numel(need(h, 'h').shape);
+    if (hn === 0 || gn % hn !== 0) throw new Error(`g ${fmt(g!.shape)} is not a whole number of blocks of h ${fmt(h!.shape)}`);
+    return [{ shape: [...g!.shape] }];
+  },
+  run: async (gpu, [g, h], [dh]) => {
+    await quickGeluBackward(gpu, g!, h!, { out: dh });
+  },
+};
+
+/** inputs: [e (E elements), text [R, E]] → [probs [R], de [K, E]] (CLIP-ES's head and ∂p_c/∂e). */
+export const clipHeadOp: OpDef<{ classes: number; kappa: number }> = {
+  name: 'clip_head',
+  infer([e, text], { classes }) {
+    const dim = numel(need(e, 'e').shape);
+    const ts = need(text, 'text').shape;
+    if (dim === 0 || ts.length !== 2 || ts[1] !== dim) throw new Error(`text ${fmt(ts)} must be [R, ${dim}] (e has ${dim} elements)`);
+    if (!Number.isInteger(classes) || classes < 1 || classes > ts[0]!) throw new Error(`classes K = ${classes} must be 1..${ts[0]} (the text rows)`);
+    return [{ shape: [ts[0]!] }, { shape: [classes, dim] }];
+  },
+  run: async (gpu, [e, text], [probs, de], at) => {
+    await clipHead(gpu, e!, text!, { ...at, probsOut: probs, deOut: de });
+  },
+};
+
+/** inputs: [raw [rows, stride]] → [rows, stride − skip]: ReLU and pytorch_grad_cam's two min-max passes. */
+export const camMinMaxOp: OpDef<{ skip: number }> = {
+  name: 'cam_minmax',
+  infer([raw], { skip }) {
+    const s = need(raw, 'raw').shape;
+    const stride = s[s.length - 1] ?? 0;
+    if (!(skip >= 0 && skip < stride)) throw new Error(`skip = ${skip} leaves no columns of ${fmt(s)}`);
+    return [{ shape: [numel(s) / stride, stride - skip] }];
+  },
+  run: async (gpu, [raw], [cam], { skip }) => {
+    await camMinMax(gpu, raw!, { skip, out: cam });
+  },
+};
+
+// ---------------------------------------------------------------------------------------------
+// Convolutional networks (src/kernels/conv.ts, src/kernels/pool.ts); NCHW f32
+
+export interface Conv2dAttrs extends ConvParams {
+  activation?: Activation;
+}
+
+/**
+ * inputs: [x [N, Cin, H, W], weight [Cout, KH, KW, Cin/groups] (OHWI: see src/kernels/conv.ts;
+ * ohwiFromOihw converts PyTorch's order), bias? [Cout], residual? (the output's shape)]
+ * → act(conv2d(x) + bias + residual) [N, Cout, Ho, Wo].
+ */
+export const conv2dOp: OpDef<Conv2dAttrs> = {
+  name: 'conv2d',
+  infer([x, weight, bias, residual], at) {
+    const g = convGeometry(need(x, 'x').shape, need(weight, 'weight').shape, at);
+    const shape = convOutShape(g);
+    if (bias && numel(bias.shape) !== g.cout) throw new Error(`bias ${fmt(bias.shape)} must have ${g.cout} elements (the output channels)`);
+    if (residual && (residual.shape.length !== 4 || residual.shape.some((d, i) => d !== shape[i]))) throw new Error(`residual ${fmt(residual.shape)} must match the output ${fmt(shape)}`);
+    return [{ shape }];
+  },
+  run: async (gpu, [x, weight, bias, residual], [y], at) => {
+    await conv2d(gpu, x!, weight!, { ...at, bias, residual, out: y });
+  },
+  flops: ([x, weight], at) => convFlops(convGeometry(x!.shape, weight!.shape, at)),
+};
+
+export type Pool2dAttrs = Omit<Pool2dOptions, 'out'> & { mode: PoolMode };
+
+/** inputs: [x [N, C, H, W]] → max or average pooling (PyTorch semantics, ceil_mode included). */
+export const pool2dOp: OpDef<Pool2dAttrs> = {
+  name: 'pool2d',
+  infer([x], at) {
+    const shape = need(x, 'x').shape;
+    const g = poolGeometry(shape, at.mode, at);
+    return [{ shape: [shape[0]!, shape[1]!, g.ho, g.wo] }];
+  },
+  run: async (gpu, [x], [y], at) => {
+    await pool2d(gpu, x!, at.mode, { ...at, out: y });
+  },
+};
+
+/** inputs: [x [N, C, H, W]] → [N, C, 1, 1], the mean over H·W (AdaptiveAvgPool2d(1)). */
+export const globalAvgPoolOp: OpDef<Record<string, never>> = {
+  name: 'global_avg_pool',
+  infer([x]) {
+    const shape = need(x, 'x').shape;
+    if (shape.length !== 4) throw new Error(`input ${fmt(shape)} must be [N, C, H, W]`);
+    return [{ shape: [shape[0]!, shape[1]!, 1, 1] }];
+  },
+  run: async (gpu, [x], [y]) => {
+    await globalAvgPool(gpu, x!, { out: y });
+  },
+};
+
+export interface BilinearAttrs {
+  size: [number, number];
+  alignCorners?: boolean;
+  /** F.interpolate(scale_factor=…) semantics: the sampling step is 1/scale (see pool.ts). */
+  scaleFactor?: number | [number, number];
+}
+
+/** inputs: [x [N, C, H, W]] → [N, C, size[0], size[1]], bilinear (F.interpolate, antialias off). */
+export const bilinearOp: OpDef<BilinearAttrs> = {
+  name: 'bilinear',
+  infer([x], { size }) {
+    const shape = need(x, 'x').shape;
+    if (shape.length !== 4) throw new Error(`input ${fmt(shape)} must be [N, C, H, W]`);
+    if (!Array.isArray(size) || size.length !== 2 || !size.every((d) => Number.isInteger(d) && d >= 1)) throw new Error(`size ${JSON.stringify(size)} must be [height, width] of positive integers`);
+    return [{ shape: [shape[0]!, shape[1]!, size[0], size[1]] }];
+  },
+  run: async (gpu, [x], [y], at) => {
+    await bilinear(gpu, x!, at.size, { alignCorners: at.alignCorners, scaleFactor: at.scaleFactor, out: y });
+  },
+};
+
+/** inputs: [logits [N, C, H, W]] → per-pixel softmax over C. */
+export const channelSoftmaxOp: OpDef<Record<string, never>> = {
+  name: 'channel_softmax',
+  infer([x]) {
+    const shape = need(x, 'x').shape;
+    if (shape.length !== 4) throw new Error(`input ${fmt(shape)} must be [N, C, H, W]`);
+    return [{ shape: [...shape] }];
+  },
+  run: async (gpu, [x], [y]) => {
+    await channelSoftmax(gpu, x!, { out: y });
+  },
+};
+
+/** inputs: [logits [N, C, H, W]] → u32 [N, H, W], the index of the largest class per pixel. */
+export const channelArgmaxOp: OpDef<Record<string, never>> = {
+  name: 'channel_argmax',
+  infer([x]) {
+    const shape = need(x, 'x').shape;
+    if (shape.length !== 4) throw new Error(`input ${fmt(shape)} must be [N, C, H, W]`);
+    return [{ shape: [shape[0]!, shape[2]!, shape[3]!], dtype: 'u32' }];
+  },
+  run: async (gpu, [x], [y]) => {
+    await channelArgmax(gpu, x!, { out: y });
   },
 };

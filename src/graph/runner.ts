@@ -3,6 +3,7 @@
 // encoder and one compute pass (the Gpu context batches them) and submits once.
 import type { Gpu } from '../gpu/context.js';
 import { Tensor } from '../gpu/tensor.js';
+import { copy } from '../kernels/layout.js';
 import { GraphError, type Graph, type HostData, type Node } from './graph.js';
 import { planMemory, type MemoryPlan } from './planner.js';
 
@@ -20,6 +21,11 @@ export interface RunOptions {
   profile?: boolean;
   /** Read back every node's outputs (for layer-by-layer comparison with a reference). */
   debug?: boolean;
+  /**
+   * Outputs to read back to the host (default all). The others stay on the GPU, in
+   * `outputTensor(name)`, until the next run of this graph overwrites them.
+   */
+  read?: readonly string[];
 }
 
 /**
@@ -147,14 +153,33 @@ export class CompiledGraph {
     }
   }
 
-  async run(inputs: Record<string, HostData>, opts: RunOptions = {}): Promise<RunResult> {
+  /**
+   * The planned tensor of a declared output: valid after a run, until the next run of this graph
+   * writes it again (copy it to keep it longer).
+   */
+  outputTensor(name: string): Tensor {
+    const v = this.graph.outputs.get(name);
+    if (!v) throw new GraphError(`graph: unknown output '${name}' (outputs: ${[...this.graph.outputs.keys()].join(', ')})`);
+    return this.tensor(v.id);
+  }
+
+  /** Inputs are host arrays (uploaded) or tensors already on this Gpu (copied on the GPU). */
+  async run(inputs: Record<string, HostData | Tensor>, opts: RunOptions = {}): Promise<RunResult> {
     for (const name of Object.keys(inputs)) {
       if (!this.graph.inputs.has(name)) throw new GraphError(`graph: unknown input '${name}' (inputs: ${[...this.graph.inputs.keys()].join(', ')})`);
+    }
+    const read = opts.read ?? [...this.graph.outputs.keys()];
+    for (const name of read) {
+      if (!this.graph.outputs.has(name)) throw new GraphError(`graph: cannot read unknown output '${name}' (outputs: ${[...this.graph.outputs.keys()].join(', ')})`);
     }
     for (const [name, v] of this.graph.inputs) {
       const data = inputs[name];
       if (!data) throw new GraphError(`graph: input '${name}' [${v.shape.join(', ')}] not given`);
-      this.gpu.write(this.tensor(v.id), data);
+      const planned = this.tensor(v.id);
+      if (data instanceof Tensor) {
+        if (data.dtype !== v.dtype || data.size !== planned.size) throw new GraphError(`graph: input '${name}' is ${data}, expected [${v.shape.join(', ')}] ${v.dtype}`);
+        await copy(this.gpu, data, { out: planned });
+      } else this.gpu.write(planned, data);
     }
 
     const wasProfiling = this.gpu.profiling;
@@ -169,7 +194,7 @@ export class CompiledGraph {
         if (dumps) for (const v of node.outputs) dumps.set(v.name, await this.gpu.read(this.tensor(v.id)));
       });
       const outputs = new Map<string, HostData>();
-      for (const [name, v] of this.graph.outputs) outputs.set(name, await this.gpu.read(this.tensor(v.id)));
+      for (const name of read) outputs.set(name, await this.gpu.read(this.tensor(this.graph.outputs.get(name)!.id)));
       await this.gpu.sync();
       let profile: NodeProfile[] | undefined;
       if (opts.profile) {

@@ -106,6 +106,7 @@ export class ClipModel {
   readonly weightCache: WeightCache;
   private readonly vision: GraphCache;
   private readonly text: GraphCache;
+  private readonly other: GraphCache;
   private readonly rounding: PositionalRounding;
   private readonly maxTextBatch: number;
 
@@ -121,6 +122,7 @@ export class ClipModel {
     if (!Number.isInteger(limit) || limit < 1) throw new ClipGraphError(`maxGraphs = ${limit} must be a positive integer`);
     this.vision = new GraphCache(limit);
     this.text = new GraphCache(limit);
+    this.other = new GraphCache(limit);
     this.rounding = opts.positionalRounding ?? 'fp16';
     this.maxTextBatch = opts.maxTextBatch ?? 32;
   }
@@ -182,6 +184,24 @@ export class ClipModel {
       const g = new Graph();
       const t = buildClipText(g, this.weights, this.config, { batch, contextLength });
       g.output('embedding', t.embedding);
+      return this.compile(g);
+    });
+  }
+
+  /** The positional-table rounding this model's vision graphs use (see vision.ts). */
+  get positionalRounding(): PositionalRounding {
+    return this.rounding;
+  }
+
+  /**
+   * A graph over this model's weights built by `build` and compiled once per `key` (the key must
+   * say everything the graph depends on), sharing the uploaded weights; kept in its own LRU cache
+   * of `maxGraphs` entries. For pipelines beyond the two towers, e.g. Grad-CAM (src/wsss/gradcam.ts).
+   */
+  customGraph(key: string, build: (g: Graph) => void): Promise<CompiledGraph> {
+    return this.other.get(key, async () => {
+      const g = new Graph();
+      build(g);
       return this.compile(g);
     });
   }
@@ -288,5 +308,6 @@ export class ClipModel {
   async destroy(): Promise<void> {
     await this.vision.clear();
     await this.text.clear();
+    await this.other.clear();
   }
 }
