@@ -113,6 +113,12 @@ export interface WorldOptions {
   seed: number;
   train: number;
   val: number;
+  /**
+   * Write only the val images (default false). Their ids and pixels are those of the full world
+   * (image i depends only on (seed, i)), so a val-only world scores exactly like the full one's val
+   * split, at a fraction of the cost; train.txt is then empty and world.json says so.
+   */
+  valOnly?: boolean;
   /** Called after each image. */
   onProgress?: (done: number, total: number) => void;
 }
@@ -139,6 +145,7 @@ export async function generateWorld(options: WorldOptions): Promise<WorldSummary
 
   const start = performance.now();
   const total = train + val;
+  const first = options.valOnly ? train : 0;
   const records: WorldRecord[] = [];
   // Writes run in the background, a few at a time; the first failure stops the run.
   const pending = new Set<Promise<void>>();
@@ -151,14 +158,14 @@ export async function generateWorld(options: WorldOptions): Promise<WorldSummary
       .finally(() => pending.delete(settled));
     pending.add(settled);
   };
-  for (let index = 0; index < total; index++) {
+  for (let index = first; index < total; index++) {
     const { record, image } = generateImage(seed, index, index < train ? 'train' : 'val');
     records.push(record);
     track(writeFileAtomic(layout.imagePath(record.id), encodeJpeg({ width: image.width, height: image.height, data: image.rgba }, JPEG_QUALITY)));
     track(writeFileAtomic(layout.maskPath(record.id), encodeLabelPng({ width: image.width, height: image.height, data: image.mask })));
     if (pending.size >= MAX_PENDING_WRITES) await Promise.race(pending);
     if (failure !== undefined) break;
-    options.onProgress?.(index + 1, total);
+    options.onProgress?.(index + 1 - first, total - first);
   }
   await Promise.all(pending);
   if (failure !== undefined) throw failure;
@@ -174,6 +181,7 @@ export async function generateWorld(options: WorldOptions): Promise<WorldSummary
     seed,
     train,
     val,
+    ...(options.valOnly ? { valOnly: true } : {}),
     jpegQuality: JPEG_QUALITY,
     classes: WORLD_CLASSES.map((c) => ({ name: c.name, context: c.context ?? null })),
     scenes: SCENES.map((s) => s.kind),

@@ -38,7 +38,7 @@ import { Tensor } from '../gpu/tensor.js';
 import type { Graph, OpDef, Value } from '../graph/graph.js';
 import {
   binaryOp, camMinMaxOp, clipHeadOp, concatOp, layerNormBackwardOp, layerNormOp, matmulOp, quickGeluBackwardOp, reduceOp,
-  sliceOp, softmaxBackwardOp, softmaxOp, unaryOp, viewPermuteOp,
+  permuteOp, sliceOp, softmaxBackwardOp, softmaxOp, unaryOp, viewPermuteOp,
 } from '../graph/ops.js';
 import type { CompiledGraph, NodeProfile } from '../graph/runner.js';
 import { CLIP_HEAD_MAX_ROWS } from '../kernels/backward.js';
@@ -93,6 +93,8 @@ export interface GradCamHeadGraph {
   attention: Value;
   /** w_k = mean over patch tokens of ∂p_k/∂A [K, D] (for tests and diagnostics). */
   weights: Value;
+  /** A = ln_1(X), the Grad-CAM layer's activations [L, D] (the random walk's patch features). */
+  activations: Value;
 }
 
 /**
@@ -196,7 +198,7 @@ export function buildGradCamHead(g: Graph, weights: ClipWeights, config: ClipCon
   // CAM: ReLU(A_patch · w_k), min-max twice.
   const raw = one(matmulOp, [gradWeights, a], { transB: true }, 'gradcam.cam.raw'); // [K, L]
   const cams = one(camMinMaxOp, [raw], { skip: 1 }, 'gradcam.cam.minmax'); // [K, n]
-  return { probs: probs!, cams, attention, weights: gradWeights };
+  return { probs: probs!, cams, attention, weights: gradWeights, activations: a };
 }
 
 export interface GradCamGraphOptions {
@@ -271,6 +273,8 @@ export interface GradCamOptions {
   profile?: boolean;
   /** Byte budget of one class chunk's dP; default min(256 MiB, the device's storage-binding limit). */
   chunkBytes?: number;
+  /** Also return the patch features (A's patch rows, channels first) for the random walk. */
+  features?: boolean;
 }
 
 export interface GradCamResult {
@@ -283,6 +287,8 @@ export interface GradCamResult {
   probs: Float32Array;
   /** [n, n] on the GPU: mean head-averaged attention of the last caaLayers blocks, class token removed. */
   affinity: Tensor;
+  /** With `features`: A = ln_1(X) of the last block at the patch tokens, channels first [D, n]. */
+  features?: Tensor;
   /**
    * Milliseconds. Always `total` (wall clock of the call, including upload and read-back). With
    * `profile`: GPU time per stage, `vision` (patch embedding and blocks 0..L−2), `block` (the last
@@ -373,12 +379,17 @@ export async function gradCam(model: ClipModel, image: GradCamImage, text: Float
     const { gh, gw } = visionGrid(config, height, width);
     const M = rows - K;
     const rounding = model.positionalRounding;
-    const key = `gradcam|${height}x${width}|K${K}|M${M}|caa${caa}|${rounding}|chunk${chunkBytes}`;
+    const key = `gradcam|${height}x${width}|K${K}|M${M}|caa${caa}|${rounding}|chunk${chunkBytes}${opts.features ? '|features' : ''}`;
     const graph = await model.customGraph(key, (g) => {
       const r = buildGradCam(g, model.weights, config, { height, width, classes: K, background: M, caaLayers: caa, positionalRounding: rounding, chunkBytes });
       g.output('probs', r.probs);
       g.output('cams', r.cams);
       g.output('affinity', r.affinity);
+      if (opts.features) {
+        const [patches] = g.apply(sliceOp, [r.activations], { ranges: [{ start: 1 }, undefined] }, 'gradcam.features.patches');
+        const [features] = g.apply(permuteOp, [patches!], { perm: [1, 0] }, 'gradcam.features');
+        g.output('features', features!);
+      }
     });
     return await exclusive(graph, async () => {
       const { outputs, profile } = await graph.run({ image: input.data, text }, { read: ['probs', 'cams'], profile: opts.profile });
@@ -386,6 +397,7 @@ export async function gradCam(model: ClipModel, image: GradCamImage, text: Float
       // The graph's buffers are reused by its next run: the result keeps copies.
       const cams = await copy(gpu, graph.outputTensor('cams'));
       const affinity = (await copy(gpu, graph.outputTensor('affinity'))).view([n, n]);
+      const features = opts.features ? await copy(gpu, graph.outputTensor('features')) : undefined;
       const timings: Record<string, number> = profile ? stageTimings(profile) : {};
       timings.total = performance.now() - start;
       let released = false;
@@ -395,11 +407,12 @@ export async function gradCam(model: ClipModel, image: GradCamImage, text: Float
         camsHost: outputs.get('cams') as Float32Array,
         probs: outputs.get('probs') as Float32Array,
         affinity,
+        features,
         timings,
         release() {
           if (released) return;
           released = true;
-          gpu.release(cams, affinity);
+          gpu.release(cams, affinity, ...(features ? [features] : []));
         },
       };
     });

@@ -1,0 +1,158 @@
+// `seedmask report` (what `npm start` runs): the whole pipeline on the bundled default — the
+// synthetic world's held-out val images (seed 1, as in weights/world-clip/MODEL_CARD.md) and the
+// bundled world CLIP — scored per stage, written as one HTML report.
+//
+//   1. generate the world's val images into OUT/world (skipped when already there)
+//   2. seeds for every val image with all stages (Grad-CAM, +CAA, +CRF, +PAR, +random walk)
+//   3. per-stage mIoU, per-class IoU, timings, example overlays → OUT/report.html (+ report.json)
+
+import { access, readFile, rm } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Gpu } from '../gpu/context.js';
+import { writeFileAtomic } from '../io/atomic.js';
+import { IoError } from '../io/errors.js';
+import { encodePng } from '../io/image.js';
+import { readImage, readLabelMap } from '../io/files.js';
+import { vocLayout } from '../io/voc.js';
+import { ClipModel } from '../models/clip/model.js';
+import { renderSeedReport, type ReportExample } from '../eval/report.js';
+import { generateWorld } from '../world/generate.js';
+import { runDataset } from '../wsss/dataset.js';
+import { loadLabelSet, maskClassNames } from '../wsss/labelset.js';
+import { overlayLabels } from '../wsss/overlay.js';
+import { SeedPipeline, STAGES, type SeedOptions, type Stage } from '../wsss/seeds.js';
+import { integerOption, parseArgs, UsageError } from './args.js';
+
+const ROOT = resolve(fileURLToPath(new URL('../..', import.meta.url)));
+export const WORLD_CLIP = join(ROOT, 'weights', 'world-clip', 'model.safetensors');
+export const WORLD_FLOORS = join(ROOT, 'weights', 'world-clip', 'floors.json');
+/** The evaluation world of the model card: seed 1, 200 train + 60 val (only val is generated). */
+export const WORLD_SEED = 1;
+export const WORLD_TRAIN = 200;
+
+export const STAGE_DESCRIPTIONS: Record<Stage | 'seeds', string> = {
+  cam: 'Softmax Grad-CAM, upsampled, bg = (1 − max)^τ',
+  caa: '+ class-aware attention affinity (CAA)',
+  crf: '+ dense CRF (ignore < 0.95 scored as a miss)',
+  par: '+ PAR on the CAA CAMs (instead of the CRF)',
+  rw: '+ random walk on CLIP patch affinities (instead of the CRF)',
+  seeds: 'final seeds (the chosen refiner)',
+};
+
+const USAGE = `usage:
+  seedmask report [--out DIR] [--images N] [--weights W] [--examples N]
+      Runs the whole seed pipeline on the synthetic world's val images with the bundled world CLIP
+      and writes DIR/report.html (per-stage mIoU, per-class IoU, timings, examples) and report.json.
+      Defaults: --out out/report, --images 60 (all val images), --examples 6.
+`;
+
+export async function run(argv: string[]): Promise<number> {
+  let gpu: Gpu | undefined;
+  try {
+    const args = parseArgs(argv, { values: ['--out', '--images', '--weights', '--examples'], flags: ['-h', '--help'] });
+    if (args.flags.has('-h') || args.flags.has('--help')) {
+      process.stdout.write(USAGE);
+      return 0;
+    }
+    if (args.positional.length > 0) throw new UsageError(`unexpected argument '${args.positional[0]}'`);
+    const out = resolve(args.values.get('--out') ?? join(ROOT, 'out', 'report'));
+    const images = integerOption(args, '--images', 60);
+    if (images < 1 || images > 60) throw new UsageError(`--images must be 1..60 (the world's val split), got ${images}`);
+    const weights = args.values.get('--weights') ?? WORLD_CLIP;
+    const exampleCount = integerOption(args, '--examples', 6);
+    const started = performance.now();
+
+    const worldDir = join(out, 'world');
+    const layout = vocLayout(worldDir);
+    if (!(await access(join(worldDir, 'world.json')).then(() => true, () => false))) {
+      process.stderr.write(`generating the world's ${60} val images (seed ${WORLD_SEED}) into ${worldDir}\n`);
+      await generateWorld({ out: worldDir, seed: WORLD_SEED, train: WORLD_TRAIN, val: 60, valOnly: true });
+    }
+    const labelSet = await loadLabelSet(join(worldDir, 'labelset.json'));
+    const ids = (await readFile(layout.splitPath('val'), 'utf8')).split('\n').filter(Boolean).slice(0, images);
+    const listFile = join(out, 'list.txt');
+    await writeFileAtomic(listFile, ids.map((id) => `${id}\n`).join(''));
+
+    gpu = await Gpu.open();
+    const model = await ClipModel.load(gpu, weights);
+    const pipeline = new SeedPipeline(model);
+    const seedOptions: SeedOptions = { labelSet, refiner: 'crf', stages: [...STAGES] };
+    const runDir = join(out, 'run');
+    await rm(runDir, { recursive: true, force: true }); // a report always reflects one fresh run
+    const summary = await runDataset(pipeline, {
+      root: worldDir, out: runDir, labelSet, seedOptions, listFile, cams: false, overlay: false,
+      onProgress: (p) => process.stderr.write(`\r${p.done + p.failed}/${p.total} images`),
+    });
+    process.stderr.write('\n');
+    if (summary.failures.length > 0) throw new Error(`${summary.failures.length} images failed: ${summary.failures.map((f) => `${f.id}: ${f.error}`).join('; ')}`);
+
+    const floors = await readFloors();
+    const classNames = maskClassNames(labelSet);
+    const stages = [...STAGES, 'seeds' as const]
+      .filter((s) => summary.scores[s])
+      .map((s) => ({ name: s, description: STAGE_DESCRIPTIONS[s], scores: summary.scores[s]!, floor: floors[s] }));
+    const examples: ReportExample[] = [];
+    for (const id of ids.slice(0, exampleCount)) {
+      const image = await readImage(layout.imagePath(id));
+      const gt = await readLabelMap(layout.maskPath(id));
+      const panels = [{ title: 'image', png: encodePng(image) }, { title: 'ground truth', png: encodePng(overlayLabels(image, gt)) }];
+      for (const s of STAGES) {
+        const map = await readLabelMap(join(runDir, 'stages', s, `${id}.png`)).catch(() => undefined);
+        if (map) panels.push({ title: s, png: encodePng(overlayLabels(image, map)) });
+      }
+      const present = [...new Set(gt.data)].filter((v) => v > 0 && v < 255).sort((a, b) => a - b);
+      examples.push({ id, labels: present.map((v) => classNames[v]!), panels });
+    }
+    const report = {
+      title: 'seedmask: CLIP-ES seeds on the synthetic world',
+      facts: [
+        ['dataset', `synthetic world, seed ${WORLD_SEED}, val split: ${summary.processed} images (${worldDir})`],
+        ['model', weights],
+        ['adapter', gpu.adapterName],
+        ['options', `refiner crf, box threshold 0.4 (clip-es box quirk), τ = 2, CRF image clip-es`],
+        ['run time', `${((performance.now() - started) / 1000).toFixed(1)} s`],
+        ['date', new Date().toISOString()],
+      ] as [string, string][],
+      classNames,
+      stages,
+      timings: summary.stageMs,
+      examples,
+      notes: [
+        'mIoU follows the VOC protocol (algorithms.md §3.7): one confusion matrix over all images, ground-truth 255 ignored, mean over classes present.',
+        'Coverage is the share of valid ground-truth pixels that got a label (the CRF marks pixels with max posterior < 0.95 as 255 = ignore; they count as misses here).',
+        'The world CLIP is small and weak (see weights/world-clip/MODEL_CARD.md); these numbers measure the pipeline on it, not CLIP ViT-B/16 on VOC.',
+      ],
+    };
+    await writeFileAtomic(join(out, 'report.html'), renderSeedReport(report));
+    await writeFileAtomic(join(out, 'report.json'), `${JSON.stringify({ ...report, examples: examples.map((e) => e.id), summary }, (_k, v) => (typeof v === 'number' && Number.isNaN(v) ? null : v), 2)}\n`);
+    process.stdout.write(`\n${'stage'.padEnd(7)} ${'mIoU %'.padStart(7)}  what\n`);
+    for (const s of stages) process.stdout.write(`${s.name.padEnd(7)} ${(100 * s.scores.miou).toFixed(2).padStart(7)}  ${s.description}\n`);
+    process.stdout.write(`\nmean ms per image: ${Object.entries(summary.stageMs).map(([k, v]) => `${k} ${v.toFixed(0)}`).join(', ')}\n`);
+    process.stdout.write(`report: ${join(out, 'report.html')}\n`);
+    return 0;
+  } catch (err) {
+    if (err instanceof UsageError) {
+      process.stderr.write(`seedmask report: ${err.message}\n\n${USAGE}`);
+      return 2;
+    }
+    if (err instanceof IoError) {
+      process.stderr.write(`seedmask report: ${err.message}\n`);
+      return 1;
+    }
+    throw err;
+  } finally {
+    await gpu?.destroy();
+  }
+}
+
+/** CI floors committed with the model: stage → minimum val mIoU (0..1). */
+export async function readFloors(): Promise<Partial<Record<Stage | 'seeds', number>>> {
+  try {
+    const json = JSON.parse(await readFile(WORLD_FLOORS, 'utf8')) as { floors?: Record<string, number> };
+    return json.floors ?? {};
+  } catch {
+    return {};
+  }
+}
+

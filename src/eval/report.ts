@@ -1,0 +1,124 @@
+// The HTML report of a seeds run over a dataset with ground truth (what `npm start` writes): one
+// self-contained file (images inlined as data: URLs, no scripts) that a person can read offline.
+//
+//   - per-stage mIoU, pixel accuracy, coverage (share of pixels not ignored)
+//   - per-class IoU for every stage, as a table and as inline SVG bars
+//   - per-stage mean times per image
+//   - example images: photo, ground truth and each stage's label map as overlays
+
+import type { Scores } from './confusion.js';
+
+export interface ReportExample {
+  id: string;
+  labels: string[];
+  /** PNG bytes per panel, in display order (e.g. photo, ground truth, cam, caa, crf). */
+  panels: { title: string; png: Uint8Array }[];
+}
+
+export interface SeedReport {
+  title: string;
+  /** Free-form facts shown at the top: adapter, model, dataset, options, date. */
+  facts: [string, string][];
+  classNames: string[];
+  /** Scores per stage, in display order. */
+  stages: { name: string; description: string; scores: Scores; floor?: number }[];
+  /** Mean ms per image per pipeline step. */
+  timings: Record<string, number>;
+  examples: ReportExample[];
+  notes?: string[];
+}
+
+const esc = (s: string) => s.replace(/[&<>"]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' })[c]!);
+const pct = (x: number) => (Number.isFinite(x) ? (100 * x).toFixed(1) : '—');
+
+function base64(bytes: Uint8Array): string {
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('base64');
+}
+
+const COLOURS = ['#4e79a7', '#f28e2b', '#e15759', '#76b7b2', '#59a14f', '#edc948', '#b07aa1', '#ff9da7'];
+
+/** Grouped horizontal bars: one group per class, one bar per stage (IoU 0..1). */
+function iouBars(report: SeedReport): string {
+  const stages = report.stages;
+  const rowH = 9, gap = 8, left = 110, width = 360;
+  const classes = report.classNames.map((name, id) => ({ name, id })).filter(({ id }) => stages.some((s) => s.scores.classes[id]?.present));
+  const groupH = stages.length * rowH + gap;
+  const height = classes.length * groupH + 30;
+  const parts: string[] = [];
+  classes.forEach(({ name, id }, gi) => {
+    const y0 = gi * groupH + 4;
+    parts.push(`<text x="${left - 6}" y="${y0 + (stages.length * rowH) / 2 + 4}" text-anchor="end" font-size="11">${esc(name)}</text>`);
+    stages.forEach((s, si) => {
+      const iou = s.scores.classes[id]?.iou ?? 0;
+      const w = Number.isFinite(iou) ? iou * width : 0;
+      parts.push(`<rect x="${left}" y="${y0 + si * rowH}" width="${w.toFixed(1)}" height="${rowH - 1}" fill="${COLOURS[si % COLOURS.length]}"><title>${esc(s.name)} ${esc(name)}: ${pct(iou)} %</title></rect>`);
+    });
+  });
+  const axisY = classes.length * groupH + 8;
+  for (const t of [0, 0.25, 0.5, 0.75, 1]) {
+    parts.push(`<line x1="${left + t * width}" y1="0" x2="${left + t * width}" y2="${axisY}" stroke="#ccc" stroke-width="0.5"/>`);
+    parts.push(`<text x="${left + t * width}" y="${axisY + 12}" text-anchor="middle" font-size="10">${t * 100}%</text>`);
+  }
+  const legend = stages.map((s, si) => `<span style="display:inline-block;width:10px;height:10px;background:${COLOURS[si % COLOURS.length]}"></span> ${esc(s.name)}`).join(' &nbsp; ');
+  return `<p>${legend}</p><svg xmlns="http://www.w3.org/2000/svg" width="${left + width + 20}" height="${height}">${parts.join('')}</svg>`;
+}
+
+function timingBar(timings: Record<string, number>): string {
+  const entries = Object.entries(timings).filter(([, v]) => v > 0);
+  const total = entries.reduce((a, [, v]) => a + v, 0);
+  if (total === 0) return '<p>no timings</p>';
+  const width = 640;
+  let x = 0;
+  const rects = entries.map(([k, v], i) => {
+    const w = (v / total) * width;
+    const r = `<rect x="${x.toFixed(1)}" y="0" width="${w.toFixed(1)}" height="22" fill="${COLOURS[i % COLOURS.length]}"><title>${esc(k)}: ${v.toFixed(1)} ms</title></rect>`;
+    x += w;
+    return r;
+  });
+  const legend = entries.map(([k, v], i) => `<span style="display:inline-block;width:10px;height:10px;background:${COLOURS[i % COLOURS.length]}"></span> ${esc(k)} ${v.toFixed(0)} ms`).join(' &nbsp; ');
+  return `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="22">${rects.join('')}</svg><p>${legend} &nbsp; (total ${total.toFixed(0)} ms per image)</p>`;
+}
+
+export function renderSeedReport(report: SeedReport): string {
+  const facts = report.facts.map(([k, v]) => `<tr><th>${esc(k)}</th><td>${esc(v)}</td></tr>`).join('');
+  const stageRows = report.stages
+    .map((s) => `<tr><td>${esc(s.name)}</td><td>${esc(s.description)}</td><td class="n"><b>${pct(s.scores.miou)}</b></td><td class="n">${pct(s.scores.pixelAccuracy)}</td><td class="n">${pct(s.scores.coverage)}</td><td class="n">${s.floor === undefined ? '' : pct(s.floor)}</td></tr>`)
+    .join('');
+  const classHead = report.stages.map((s) => `<th>${esc(s.name)}</th>`).join('');
+  const classRows = report.classNames
+    .map((name, id) => {
+      if (!report.stages.some((s) => s.scores.classes[id]?.present)) return '';
+      return `<tr><td>${esc(name)}</td>${report.stages.map((s) => `<td class="n">${pct(s.scores.classes[id]?.iou ?? Number.NaN)}</td>`).join('')}</tr>`;
+    })
+    .join('');
+  const examples = report.examples
+    .map((e) => {
+      const panels = e.panels.map((p) => `<figure><img src="data:image/png;base64,${base64(p.png)}" alt="${esc(p.title)}"><figcaption>${esc(p.title)}</figcaption></figure>`).join('');
+      return `<div class="ex"><h3>${esc(e.id)} <small>${esc(e.labels.join(', '))}</small></h3><div class="row">${panels}</div></div>`;
+    })
+    .join('');
+  const notes = (report.notes ?? []).map((n) => `<li>${esc(n)}</li>`).join('');
+  return `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>${esc(report.title)}</title>
+<style>
+body{font:14px/1.4 system-ui,sans-serif;margin:24px;max-width:1200px;color:#222}
+table{border-collapse:collapse;margin:8px 0 16px}th,td{border:1px solid #ddd;padding:3px 8px;text-align:left}
+td.n{text-align:right;font-variant-numeric:tabular-nums}th{background:#f4f4f4}
+.row{display:flex;flex-wrap:wrap;gap:6px}figure{margin:0}figure img{max-height:180px;display:block}
+figcaption{font-size:12px;color:#555}.ex h3{margin:14px 0 4px;font-size:14px}small{color:#666;font-weight:normal}
+</style></head><body>
+<h1>${esc(report.title)}</h1>
+<table>${facts}</table>
+<h2>mIoU per stage</h2>
+<table><tr><th>stage</th><th>what</th><th>mIoU %</th><th>pixel acc. %</th><th>coverage %</th><th>CI floor %</th></tr>${stageRows}</table>
+<h2>IoU per class (%)</h2>
+<table><tr><th>class</th>${classHead}</tr>${classRows}</table>
+${iouBars(report)}
+<h2>Time per image, by step</h2>
+${timingBar(report.timings)}
+${notes ? `<h2>Notes</h2><ul>${notes}</ul>` : ''}
+<h2>Examples</h2>
+${examples}
+</body></html>
+`;
+}

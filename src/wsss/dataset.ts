@@ -1,0 +1,201 @@
+// Seeds for a whole VOC-layout dataset (algorithms.md §3.1, §3.7): every id of a split list, each
+// image's labels from its ground-truth mask or from a label file, outputs per image under OUT, and
+// an evaluation per stage when ground truth exists.
+//
+//   OUT/seeds/<id>.png            seed masks (the pipeline's final refiner)
+//   OUT/seeds/<id>.overlay.png    overlays (optional)
+//   OUT/seeds/<id>.cam.<c>.npy    refined CAMs per label (optional)
+//   OUT/stages/<stage>/<id>.png   label maps of the stages asked for, for per-stage mIoU
+//   OUT/summary.json              what was done, what failed and why, timings, scores
+//
+// Resumable: an image whose seed PNG exists is skipped (it is written last, atomically). One bad
+// image (corrupt file, unknown label, no labels) is reported and skipped; the rest go on.
+
+import { access, mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { computeScores, ConfusionMatrix, type Scores } from '../eval/confusion.js';
+import { writeFileAtomic } from '../io/atomic.js';
+import { IoError, messageOf } from '../io/errors.js';
+import { readImage, readLabelMap, readText } from '../io/files.js';
+import { readSplitList, vocLayout } from '../io/voc.js';
+import { maskClassNames, parseLabels, type LabelSet } from './labelset.js';
+import { writeSeedOutputs } from './outputs.js';
+import type { SeedOptions, SeedResult, Stage } from './seeds.js';
+
+export interface SeedRunner {
+  run(image: import('../io/image.js').RgbaImage, labels: readonly number[], options: SeedOptions): Promise<SeedResult>;
+}
+
+export interface DatasetOptions {
+  root: string;
+  out: string;
+  labelSet: LabelSet;
+  /** Split name under ImageSets/Segmentation (default 'train'), or an explicit list file. */
+  split?: string;
+  listFile?: string;
+  /** Labels per image: 'masks' (classes present in SegmentationClass/<id>.png, ascending) or a label file. */
+  labelFile?: string;
+  /** Process at most this many ids of the list (after the resume skip). */
+  limit?: number;
+  seedOptions: SeedOptions;
+  cams?: boolean;
+  overlay?: boolean;
+  /** Score the stages against SegmentationClass when it exists (default true). */
+  evaluate?: boolean;
+  onProgress?: (p: DatasetProgress) => void;
+}
+
+export interface DatasetProgress {
+  done: number;
+  skipped: number;
+  failed: number;
+  total: number;
+  id: string;
+  seconds: number;
+}
+
+export interface DatasetFailure {
+  id: string;
+  error: string;
+}
+
+export interface DatasetSummary {
+  root: string;
+  out: string;
+  labelSet: string;
+  ids: number;
+  processed: number;
+  resumed: number;
+  unlabeled: string[];
+  failures: DatasetFailure[];
+  seconds: number;
+  /** Mean per-stage time over processed images, ms. */
+  stageMs: Record<string, number>;
+  /** Scores per stage over every finished image of the list (resumed ones included), when GT exists. */
+  scores: Partial<Record<Stage | 'seeds', Scores>>;
+}
+
+async function exists(path: string): Promise<boolean> {
+  return access(path).then(() => true, () => false);
+}
+
+/**
+ * A label file: one image per line, `<id> <label> <label> …` or `<id>: label, label`, labels by
+ * class name/synonym or by 0-based class index (CLIP-ES's COCO lists). Order is kept (CAM channel
+ * order, §8.17).
+ */
+export async function readLabelFile(path: string, set: LabelSet): Promise<Map<string, number[]>> {
+  const out = new Map<string, number[]>();
+  const lines = (await readText(path)).split(/\r?\n/);
+  lines.forEach((line, i) => {
+    const text = line.trim();
+    if (text === '' || text.startsWith('#')) return;
+    const m = /^(\S+?):?\s+(.*)$/.exec(text) ?? [text, text, ''];
+    const id = m[1]!;
+    const rest = m[2]!.trim();
+    const terms = rest === '' ? [] : rest.includes(',') ? rest.split(',') : rest.split(/\s+/);
+    try {
+      const labels = terms.every((t) => /^\d+$/.test(t.trim()))
+        ? terms.map((t) => {
+            const k = Number(t);
+            if (k >= set.classes.length) throw new RangeError(`class index ${k} is outside label set '${set.name}' (0..${set.classes.length - 1})`);
+            return k;
+          })
+        : parseLabels(terms, set, { dedupe: true, allowEmpty: true });
+      out.set(id, labels);
+    } catch (err) {
+      throw new IoError(path, `line ${i + 1} (${id}): ${messageOf(err)}`, { cause: err });
+    }
+  });
+  return out;
+}
+
+/** Class indices present in a ground-truth mask (values 1..classes; 0 and 255 are not labels). */
+export function labelsFromMask(data: Uint8Array, classes: number, path: string): number[] {
+  const seen = new Uint8Array(256);
+  for (const v of data) seen[v] = 1;
+  const labels: number[] = [];
+  for (let v = 1; v < 255; v++) {
+    if (!seen[v]) continue;
+    if (v > classes) throw new IoError(path, `mask value ${v} is not a class of the label set (1..${classes}, 255 = void)`);
+    labels.push(v - 1);
+  }
+  return labels;
+}
+
+export async function runDataset(runner: SeedRunner, o: DatasetOptions): Promise<DatasetSummary> {
+  const layout = vocLayout(o.root);
+  const listPath = o.listFile ?? layout.splitPath(o.split ?? 'train');
+  const ids = await readSplitList(listPath);
+  const labelFile = o.labelFile === undefined ? undefined : await readLabelFile(o.labelFile, o.labelSet);
+  const seedsDir = join(o.out, 'seeds');
+  const stageDir = join(o.out, 'stages');
+  await mkdir(seedsDir, { recursive: true });
+  const started = performance.now();
+  const summary: DatasetSummary = {
+    root: o.root, out: o.out, labelSet: o.labelSet.name, ids: ids.length, processed: 0, resumed: 0,
+    unlabeled: [], failures: [], seconds: 0, stageMs: {}, scores: {},
+  };
+  const stageTotals = new Map<string, number>();
+  let budget = o.limit ?? Infinity;
+  for (const id of ids) {
+    const base = join(seedsDir, id);
+    if (await exists(`${base}.png`)) {
+      summary.resumed++;
+    } else if (budget > 0) {
+      budget--;
+      try {
+        let labels: number[];
+        if (labelFile) {
+          const l = labelFile.get(id);
+          if (l === undefined) throw new IoError(o.labelFile!, `no labels for image '${id}'`);
+          labels = l;
+        } else {
+          const mask = await readLabelMap(layout.maskPath(id));
+          labels = labelsFromMask(mask.data, o.labelSet.classes.length, layout.maskPath(id));
+        }
+        if (labels.length === 0) {
+          // §8.5: an image without labels has no seeds to make; skip it, do not stop the run.
+          summary.unlabeled.push(id);
+        } else {
+          const image = await readImage(layout.imagePath(id));
+          const result = await runner.run(image, labels, o.seedOptions);
+          for (const [k, v] of Object.entries(result.timings)) stageTotals.set(k, (stageTotals.get(k) ?? 0) + v);
+          await writeSeedOutputs(base, image, result, o.labelSet, { cams: o.cams ?? false, overlay: o.overlay ?? false, stageDir, id });
+          summary.processed++;
+        }
+      } catch (err) {
+        summary.failures.push({ id, error: messageOf(err) });
+      }
+    }
+    o.onProgress?.({ done: summary.processed, skipped: summary.resumed, failed: summary.failures.length, total: ids.length, id, seconds: (performance.now() - started) / 1000 });
+  }
+  summary.seconds = (performance.now() - started) / 1000;
+  for (const [k, v] of stageTotals) summary.stageMs[k] = summary.processed > 0 ? v / summary.processed : 0;
+  if ((o.evaluate ?? true) && (await exists(layout.masksDir))) {
+    summary.scores = await scoreStages(o, ids, seedsDir, stageDir, layout.maskPath);
+  }
+  await writeFileAtomic(join(o.out, 'summary.json'), `${JSON.stringify(summary, (_k, v) => (typeof v === 'number' && Number.isNaN(v) ? null : v), 2)}\n`);
+  return summary;
+}
+
+/** Per-stage scores over every id whose output exists (a failed image simply has none). */
+async function scoreStages(o: DatasetOptions, ids: readonly string[], seedsDir: string, stageDir: string, maskPath: (id: string) => string): Promise<DatasetSummary['scores']> {
+  const names = maskClassNames(o.labelSet);
+  const dirs: [Stage | 'seeds', string][] = [...(o.seedOptions.stages ?? []).map((s) => [s, join(stageDir, s)] as [Stage, string]), ['seeds', seedsDir]];
+  const scores: DatasetSummary['scores'] = {};
+  for (const [stage, dir] of dirs) {
+    const matrix = new ConfusionMatrix(names.length);
+    let any = false;
+    for (const id of ids) {
+      const pred = join(dir, `${id}.png`);
+      if (!(await exists(pred))) continue;
+      const [gt, p] = await Promise.all([readLabelMap(maskPath(id)), readLabelMap(pred)]);
+      if (gt.width !== p.width || gt.height !== p.height) throw new IoError(pred, `prediction is ${p.width}×${p.height}, ground truth is ${gt.width}×${gt.height}`);
+      matrix.add(gt.data, p.data, pred);
+      any = true;
+    }
+    if (any) scores[stage] = computeScores(matrix);
+  }
+  return scores;
+}

@@ -1,0 +1,252 @@
+// CLIP-ES seed masks for one image (algorithms.md §3.3–3.6), every heavy step on the GPU:
+//
+//   labels ──► text rows [K + M, E] (label set prompts, cached per model)       text.ts
+//   image  ──► Softmax Grad-CAM, all K labels in one batched backward pass      gradcam.ts
+//              (+ the CAA affinity: mean attention of the last 8 blocks)
+//          ──► 'cam'  grid CAMs, cv2-bilinear to H×W, float16 (CLIP-ES `highres`)
+//          ──► 'caa'  Sinkhorn, box masks, S(S(B⊙cam)), min-max, cv2-bilinear,
+//                     float16 (CLIP-ES `attn_highres`, the CAMs written out)       caa.ts
+//          ──► refiner: 'crf' dense CRF on [bg = 1 − max, CAMs], ignore < 0.95      crf.ts
+//                       'par' AFA's PAR labels (bg planes 0.55 / 0.35)              par.ts
+//                       'randomwalk' psa's random walk on CLIP patch affinities      randomwalk.ts
+//                       'none' the CAA label map
+//
+// Label maps of the CAM stages use eval_cam.py's rule: bg = (1 − max)^τ in float16 (τ = 2 by
+// default, the best of CLIP-ES's sweep for `attn` CAMs), first maximum wins (§3.6).
+// Values: 0 background, class index + 1, 255 ignore.
+//
+// Choices where the spec leaves one (documented in README): the CRF sees CLIP-ES's wrapped
+// BGR − mean image by default ('clip-es', parity with the published numbers; 'rgb' is the
+// better-behaved alternative, §8.14); boxes keep the edge-clipping quirk by default (§8.8).
+
+import type { Gpu } from '../gpu/context.js';
+import { Tensor } from '../gpu/tensor.js';
+import type { RgbaImage } from '../io/image.js';
+import type { ClipModel } from '../models/clip/model.js';
+import { caaHighres, caaRefine, resizeLinear, sinkhornAffinity, type BoxMode } from './caa.js';
+import { crfImage, crfSeeds, denseCrf } from './crf.js';
+import { gradCam } from './gradcam.js';
+import { crfProbabilities, labelMap } from './labels.js';
+import { LabelSetError, VOC_LABELSET, parseLabels, type LabelSet } from './labelset.js';
+import { afaLabels } from './par.js';
+import { randomWalk } from './randomwalk.js';
+import { labelSetEmbeddings, textRows } from './text.js';
+
+export type Refiner = 'crf' | 'par' | 'randomwalk' | 'none';
+/** Label maps a run can produce, in pipeline order. */
+export type Stage = 'cam' | 'caa' | 'crf' | 'par' | 'rw';
+export const STAGES: readonly Stage[] = ['cam', 'caa', 'crf', 'par', 'rw'];
+/**
+ * Random-walk settings for CLIP patch features. psa's logt 8 (T^256) at stride 16 with these
+ * smoother affinities mixes the whole image into one class, and α 16 crushes the background of
+ * CAMs that are not near 0 off the object. Swept on 8 world val images (mIoU %, β/logt/α):
+ * 8/8/16 8.0, 8/4/16 12.0, 8/3/16 13.7, 32/3/16 14.5, 8/3/4 18.7, 2/3/4 10.9.
+ */
+export const RW_CLIP_DEFAULTS = { beta: 8, logt: 3, alpha: 4, radius: 5 };
+const REFINER_STAGE: Record<Refiner, Stage> = { crf: 'crf', par: 'par', randomwalk: 'rw', none: 'caa' };
+
+export interface SeedOptions {
+  /** Classes and prompts (default VOC). */
+  labelSet?: LabelSet;
+  /** What turns the CAA CAMs into the seeds (default 'crf'). */
+  refiner?: Refiner;
+  /** Extra stages whose label maps to compute as well (for per-stage evaluation). */
+  stages?: readonly Stage[];
+  /** CAA box threshold λ (default 0.7 for the COCO set, else 0.4). */
+  boxThreshold?: number;
+  boxes?: BoxMode;
+  /** τ of the CAM label maps: bg = (1 − max)^τ (default 2). */
+  camExponent?: number;
+  /** The colours the CRF's bilateral kernel sees (default 'clip-es'). */
+  crfImage?: 'clip-es' | 'rgb';
+  /** CRF confidence below which a pixel is ignored (default 0.95). */
+  confidence?: number;
+  /** Blocks averaged into the CAA affinity (default 8). */
+  caaLayers?: number;
+  /**
+   * Random-walk parameters (psa's defaults β 8, logt 8, α 16 are tuned for AffinityNet features at
+   * stride 8; on CLIP patch features at stride 16 the walk must be shorter: see RW_CLIP_DEFAULTS).
+   */
+  randomWalk?: { beta?: number; logt?: number; alpha?: number; radius?: number };
+  /** GPU time per Grad-CAM stage from timestamp queries (when the adapter has them). */
+  profile?: boolean;
+}
+
+export interface SeedResult {
+  width: number;
+  height: number;
+  /** Class indices of the labels, in CAM channel order. */
+  labels: number[];
+  /** Patch grid [gh, gw]. */
+  grid: [number, number];
+  /** Softmax over the K label rows and the M background rows. */
+  probs: Float32Array;
+  /** Grad-CAMs on the grid, [K, gh·gw] in [0, 1). */
+  gridCams: Float32Array;
+  /** CAA-refined CAMs at image size, [K, H, W], float16 values (CLIP-ES's `attn_highres`). */
+  cams: Float32Array;
+  /** The seed mask [H·W]: the refiner's labels (0 background, index + 1, 255 ignore). */
+  seeds: Uint8Array;
+  /** Label maps of the stages computed ('caa' always; the refiner's; those asked for). */
+  stages: Partial<Record<Stage, Uint8Array>>;
+  /** Milliseconds per step: text, gradcam (image encoder + backward), cam, caa, crf, par, rw, total. */
+  timings: Record<string, number>;
+}
+
+export class SeedError extends Error {
+  override name = 'SeedError';
+}
+
+/** Reusable pipeline for one model: text embeddings and compiled graphs are cached across images. */
+export class SeedPipeline {
+  readonly gpu: Gpu;
+
+  constructor(readonly model: ClipModel) {
+    this.gpu = model.gpu;
+  }
+
+  async run(image: RgbaImage, labelsIn: readonly number[] | string, options: SeedOptions = {}): Promise<SeedResult> {
+    const start = performance.now();
+    const gpu = this.gpu;
+    const labelSet = options.labelSet ?? VOC_LABELSET;
+    const labels = typeof labelsIn === 'string' ? parseLabels(labelsIn, labelSet) : checkLabels(labelsIn, labelSet);
+    const { width: W, height: H } = image;
+    if (!(Number.isInteger(W) && Number.isInteger(H) && W > 0 && H > 0) || image.data.length !== W * H * 4) {
+      throw new SeedError(`image: ${image.data?.length} bytes do not hold a ${W}×${H} RGBA image`);
+    }
+    const K = labels.length;
+    const refiner = options.refiner ?? 'crf';
+    if (!(refiner in REFINER_STAGE)) throw new SeedError(`unknown refiner '${String(refiner)}' (crf, par, randomwalk, none)`);
+    const wanted = new Set<Stage>([...(options.stages ?? []), 'caa', REFINER_STAGE[refiner]]);
+    for (const s of wanted) if (!STAGES.includes(s)) throw new SeedError(`unknown stage '${String(s)}' (${STAGES.join(', ')})`);
+    checkFitsDevice(gpu, H, W, K);
+    const tau = options.camExponent ?? 2;
+    const threshold = options.boxThreshold ?? (labelSet.name === 'coco' ? 0.7 : 0.4);
+    const timings: Record<string, number> = {};
+    const stages: Partial<Record<Stage, Uint8Array>> = {};
+    const owned: Tensor[] = [];
+    let t = performance.now();
+    const lap = (name: string) => {
+      const now = performance.now();
+      timings[name] = (timings[name] ?? 0) + (now - t);
+      t = now;
+    };
+
+    const emb = await labelSetEmbeddings(this.model, labelSet);
+    const text = textRows(emb, labels);
+    lap('text');
+    const gc = await gradCam(this.model, { rgba: image.data, height: H, width: W }, text, K, { caaLayers: options.caaLayers, profile: options.profile, features: wanted.has('rw') });
+    lap('gradcam');
+    for (const [k, v] of Object.entries(gc.timings)) if (k !== 'total') timings[`gradcam.${k}`] = v;
+    const [gh, gw] = gc.grid;
+    try {
+      if (wanted.has('cam')) {
+        // CLIP-ES's `highres`: the grid CAM resized to the image, no further min-max, float16.
+        const highres = await resizeLinear(gpu, gc.cams.view([K, gh, gw]), [H, W], { mode: 'cv2', roundF16: true });
+        stages.cam = await labelMap(gpu, highres, { keys: labels, background: tau });
+        gpu.release(highres);
+        lap('cam');
+      }
+      const transition = await sinkhornAffinity(gpu, gc.affinity);
+      owned.push(transition);
+      const { refined } = await caaRefine(gpu, { transition, cams: gc.cams, camsHost: gc.camsHost, grid: gc.grid, threshold, boxes: options.boxes });
+      owned.push(refined);
+      const cams = await caaHighres(gpu, refined, gc.grid, [H, W]);
+      owned.push(cams);
+      stages.caa = await labelMap(gpu, cams, { keys: labels, background: tau });
+      const camsHost = await gpu.readF32(cams);
+      lap('caa');
+
+      let rgb: Uint8Array | undefined;
+      const rgbOf = () => (rgb ??= rgbBytes(image));
+      if (wanted.has('crf')) {
+        const probs = await crfProbabilities(gpu, cams);
+        owned.push(probs);
+        const { q } = await denseCrf(gpu, { image: crfImage(rgbOf(), options.crfImage ?? 'clip-es'), height: H, width: W, probs });
+        owned.push(q);
+        stages.crf = await crfSeeds(gpu, q, labels, { confidence: options.confidence ?? 0.95 });
+        lap('crf');
+      }
+      let planes: Tensor | undefined;
+      const imagePlanes = () => {
+        if (!planes) {
+          planes = gpu.upload(unitPlanes(image), [3, H, W], 'f32', 'seeds image [0,1]');
+          owned.push(planes);
+        }
+        return planes;
+      };
+      if (wanted.has('par')) {
+        stages.par = await afaLabels(gpu, { image: imagePlanes(), cams, keys: labels });
+        lap('par');
+      }
+      if (wanted.has('rw')) {
+        // No AffinityNet is trained here: the walk runs on the CLIP features of the patch grid
+        // (stride 16), the Grad-CAM layer's activations (see randomwalk.ts).
+        const features = gc.features;
+        if (!features) throw new SeedError('random walk: this Grad-CAM graph does not provide patch features');
+        const { scores, labels: rw } = await randomWalk(gpu, { ...RW_CLIP_DEFAULTS, ...options.randomWalk, features: features.view([features.shape[0]!, gh, gw]), cams, keys: labels, stride: 16 });
+        gpu.release(scores);
+        stages.rw = rw;
+        lap('rw');
+      }
+      const seeds = stages[REFINER_STAGE[refiner]]!;
+      const result: SeedResult = {
+        width: W, height: H, labels, grid: gc.grid, probs: gc.probs, gridCams: gc.camsHost, cams: camsHost, seeds,
+        stages: Object.fromEntries(STAGES.filter((s) => wanted.has(s)).map((s) => [s, stages[s]!])) as SeedResult['stages'],
+        timings,
+      };
+      timings.total = performance.now() - start;
+      return result;
+    } finally {
+      gc.release();
+      gpu.release(...owned);
+    }
+  }
+}
+
+/**
+ * One call for one image: `generateSeeds(image, 'cat, sofa', { model })`. Same in the browser and
+ * in Node; for many images keep a SeedPipeline (it caches text embeddings and graphs).
+ */
+export async function generateSeeds(image: RgbaImage, labels: readonly number[] | string, options: SeedOptions & { model: ClipModel }): Promise<SeedResult> {
+  return new SeedPipeline(options.model).run(image, labels, options);
+}
+
+function checkLabels(labels: readonly number[], set: LabelSet): number[] {
+  if (labels.length === 0) throw new LabelSetError(`no labels given; an image needs at least one class of label set '${set.name}' (unlabelled images are skipped, §8.5)`);
+  const seen = new Set<number>();
+  for (const c of labels) {
+    if (!Number.isInteger(c) || c < 0 || c >= set.classes.length) throw new LabelSetError(`label ${c} is not a class index of label set '${set.name}' (0..${set.classes.length - 1})`);
+    if (seen.has(c)) throw new LabelSetError(`label ${c} ('${set.classes[c]!.name}') is given twice`);
+    seen.add(c);
+  }
+  return [...labels];
+}
+
+/** The largest per-image buffers ([K + 1, H, W] float maps) must fit one storage binding. */
+function checkFitsDevice(gpu: Gpu, H: number, W: number, K: number): void {
+  const limit = Math.min(gpu.traits.limits.maxStorageBufferBindingSize, gpu.traits.limits.maxBufferSize);
+  const need = (K + 1) * H * W * 4;
+  if (need > limit) {
+    throw new SeedError(`image ${W}×${H} with ${K} labels needs ${(need / 2 ** 20).toFixed(0)} MiB per map, more than this device's ${(limit / 2 ** 20).toFixed(0)} MiB storage-buffer limit; downscale the image`);
+  }
+}
+
+function rgbBytes(image: RgbaImage): Uint8Array {
+  const n = image.width * image.height;
+  const out = new Uint8Array(n * 3);
+  for (let i = 0; i < n; i++) {
+    out[3 * i] = image.data[4 * i]!;
+    out[3 * i + 1] = image.data[4 * i + 1]!;
+    out[3 * i + 2] = image.data[4 * i + 2]!;
+  }
+  return out;
+}
+
+/** [3, H, W] float planes in [0, 1] (PAR's denormalised image). */
+function unitPlanes(image: RgbaImage): Float32Array {
+  const n = image.width * image.height;
+  const out = new Float32Array(3 * n);
+  for (let i = 0; i < n; i++) for (let c = 0; c < 3; c++) out[c * n + i] = image.data[4 * i + c]! / 255;
+  return out;
+}

@@ -1,0 +1,68 @@
+// The text side of CLIP-ES (algorithms.md §2.3, §3.3): one embedding per class prompt and per
+// background prompt of a label set, L2-normalised, computed once per (model, label set) and then
+// gathered per image as TXT = [FG[labels]; BG] — the image's K label rows in label order, then all
+// M background rows. The softmax of Grad-CAM runs over exactly these K + M rows.
+
+import type { ClipModel } from '../models/clip/model.js';
+import { backgroundPrompts, classPrompts, type LabelSet } from './labelset.js';
+
+export interface LabelSetEmbeddings {
+  labelSet: LabelSet;
+  /** Embedding width E. */
+  dim: number;
+  /** [classes, E], rows L2-normalised, in the label set's class order. */
+  classes: Float32Array;
+  /** [background prompts, E], rows L2-normalised. */
+  background: Float32Array;
+}
+
+/** Rows of x [rows, dim] divided by their L2 norms (a zero row stays zero rather than becoming NaN). */
+export function normalizeRows(x: Float32Array, dim: number): Float32Array {
+  const out = new Float32Array(x.length);
+  for (let r = 0; r < x.length / dim; r++) {
+    let s = 0;
+    for (let d = 0; d < dim; d++) s += x[r * dim + d]! ** 2;
+    const inv = s > 0 ? 1 / Math.sqrt(s) : 0;
+    for (let d = 0; d < dim; d++) out[r * dim + d] = x[r * dim + d]! * inv;
+  }
+  return out;
+}
+
+const cache = new WeakMap<ClipModel, WeakMap<LabelSet, Promise<LabelSetEmbeddings>>>();
+
+/**
+ * The label set's class and background embeddings for `model` (cached per model and label set).
+ * One prompt per class (CLIP-ES uses the single template `a clean origami {}.` with the synonyms
+ * already fused into the class string, §3.2).
+ */
+export function labelSetEmbeddings(model: ClipModel, labelSet: LabelSet): Promise<LabelSetEmbeddings> {
+  let perModel = cache.get(model);
+  if (!perModel) cache.set(model, (perModel = new WeakMap()));
+  let p = perModel.get(labelSet);
+  if (!p) {
+    p = (async () => {
+      const dim = model.config.embedDim;
+      const fg = classPrompts(labelSet);
+      const bg = backgroundPrompts(labelSet);
+      const all = await model.encodeText([...fg, ...bg]);
+      const rows = normalizeRows(all, dim);
+      return { labelSet, dim, classes: rows.slice(0, fg.length * dim), background: rows.slice(fg.length * dim) };
+    })();
+    perModel.set(labelSet, p);
+    p.catch(() => perModel!.delete(labelSet));
+  }
+  return p;
+}
+
+/** TXT of §3.3 for an image with class indices `labels`: [K + M, E]. */
+export function textRows(emb: LabelSetEmbeddings, labels: readonly number[]): Float32Array {
+  const { dim } = emb;
+  const m = emb.background.length / dim;
+  const out = new Float32Array((labels.length + m) * dim);
+  labels.forEach((c, k) => {
+    if (!(Number.isInteger(c) && c >= 0 && c < emb.classes.length / dim)) throw new RangeError(`label index ${c} is not a class of label set '${emb.labelSet.name}'`);
+    out.set(emb.classes.subarray(c * dim, (c + 1) * dim), k * dim);
+  });
+  out.set(emb.background, labels.length * dim);
+  return out;
+}
