@@ -6,7 +6,7 @@
 // One invocation per (slot, chunk of 4 channels).
 // @include common/dispatch.wgsl
 
-const WG: u32 = 64u;  // @param invocations per workgroup
+const WG: u32 = 256u;  // @param invocations per workgroup
 
 struct Params {
   slots: u32,

@@ -4,11 +4,11 @@
 // values_b, see crf_blur). Per pixel, its simplex vertices are listed as slots with weights
 // that already include the slice factor 1/(1 + 2^−d): Gaussian vertices first, then bilateral.
 // Writes nrm as [2, pixels] (Gaussian row, then bilateral row) and, because every later slice of
-// pixel i is multiplied by w_k · nrm_k[i] (Potts weight and normalisation), the slice weights with
-// those factors folded in.
+// pixel i is multiplied by w_k · nrm_k[i] (Potts weight and normalisation), the pixel's vertices as
+// (slot, bits of the weight with those factors folded in): one 8-byte load per vertex in crf_update.
 // @include common/dispatch.wgsl
 
-const WG: u32 = 64u;  // @param invocations per workgroup
+const WG: u32 = 256u;  // @param invocations per workgroup
 
 struct Params {
   pixels: u32,
@@ -24,7 +24,7 @@ struct Params {
 @group(0) @binding(3) var<storage, read> values_g: array<vec4<f32>>;
 @group(0) @binding(4) var<storage, read> values_b: array<vec4<f32>>;
 @group(0) @binding(5) var<storage, read_write> nrm: array<f32>;
-@group(0) @binding(6) var<storage, read_write> slice_weight: array<f32>;
+@group(0) @binding(6) var<storage, read_write> slice_vertex: array<vec2<u32>>;
 
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
@@ -46,9 +46,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   nrm[i] = nrm_g;
   nrm[p.pixels + i] = nrm_b;
   for (var v = 0u; v < p.gaussian_vertices; v = v + 1u) {
-    slice_weight[base + v] = p.gaussian_compat * (nrm_g * pixel_weight[base + v]);
+    let w = p.gaussian_compat * (nrm_g * pixel_weight[base + v]);
+    slice_vertex[base + v] = vec2<u32>(pixel_slot[base + v], bitcast<u32>(w));
   }
   for (var v = p.gaussian_vertices; v < per_pixel; v = v + 1u) {
-    slice_weight[base + v] = p.bilateral_compat * (nrm_b * pixel_weight[base + v]);
+    let w = p.bilateral_compat * (nrm_b * pixel_weight[base + v]);
+    slice_vertex[base + v] = vec2<u32>(pixel_slot[base + v], bitcast<u32>(w));
   }
 }

@@ -5,7 +5,7 @@
 // float32 comparison agree with numpy's float32-vs-float64 one.
 // @include common/dispatch.wgsl
 
-const WG: u32 = 64u;  // @param invocations per workgroup
+const WG: u32 = 256u;  // @param invocations per workgroup
 
 struct Params {
   pixels: u32,

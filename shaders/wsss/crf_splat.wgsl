@@ -1,13 +1,13 @@
 // Permutohedral lattice splat for the dense CRF (docs/algorithms.md §3.6), as a gather: every lattice
 // slot sums the contributions of its pixels, listed in a CSR table built on the host (pixel order,
 // the order densecrf accumulates in). Slot 0 is the lattice's "absent neighbour" and stays 0; slots
-// 1.. hold the vertices of both kernels' lattices. The weights carry the normalisation nrm_k of the
-// entry's pixel (crf_fold), so this splats nrm_k ⊙ src; with UNIT it splats 1 (the pass that
-// computes nrm_k, with the bare barycentric weights). Values are vec4 chunks of channels
+// 1.. hold the vertices of both kernels' lattices. The entries are (pixel, bits of the weight), the
+// weight carrying the normalisation nrm_k of the entry's pixel (crf_fold), so this splats nrm_k ⊙ src;
+// with UNIT it splats 1 with the bare barycentric weights (the pass that computes nrm_k). Values are vec4 chunks of channels
 // [slots, chunks]; one invocation per (slot, chunk).
 // @include common/dispatch.wgsl
 
-const WG: u32 = 64u;       // @param invocations per workgroup
+const WG: u32 = 256u;       // @param invocations per workgroup
 const UNIT: bool = false;  // @param splat 1 instead of src
 
 struct Params {
@@ -17,8 +17,8 @@ struct Params {
 
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> row_start: array<u32>;
-@group(0) @binding(2) var<storage, read> entry_pixel: array<u32>;
-@group(0) @binding(3) var<storage, read> weight: array<f32>;
+@group(0) @binding(2) var<storage, read> splat_entry: array<vec2<u32>>;
+@group(0) @binding(3) var<storage, read> entry_weight: array<f32>;
 @group(0) @binding(4) var<storage, read> src: array<vec4<f32>>;
 @group(0) @binding(5) var<storage, read_write> values: array<vec4<f32>>;
 
@@ -33,9 +33,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   var acc = vec4<f32>(0.0);
   for (var e = row_start[s]; e < end; e = e + 1u) {
     if (UNIT) {
-      acc = acc + vec4<f32>(weight[e]);
+      acc = acc + vec4<f32>(entry_weight[e]);
     } else {
-      acc = acc + weight[e] * src[entry_pixel[e] * p.chunks + k];
+      let entry = splat_entry[e];
+      acc = acc + bitcast<f32>(entry.y) * src[entry.x * p.chunks + k];
     }
   }
   values[idx] = acc;

@@ -7,7 +7,7 @@
 // padding lanes 0. A non-finite probability is recorded in bad[0] (1 + its flat index) for the host.
 // @include common/dispatch.wgsl
 
-const WG: u32 = 64u;  // @param invocations per workgroup
+const WG: u32 = 256u;  // @param invocations per workgroup
 
 // fp16(1e-5) = 168 · 2^-24, the clip bound numpy uses for a float16 array.
 const CLIP_MIN: f32 = 1.0013580322265625e-05;

@@ -1,8 +1,8 @@
 // One mean-field update of the dense CRF (docs/algorithms.md §3.6, densecrf's DenseCRF::inference):
 //   acc = −U + w_g · nrm_g ⊙ slice_g + w_b · nrm_b ⊙ slice_b;   Q = softmax over the C labels (acc)
 // (Potts compatibility gives −w·msg, which inference subtracts). slice_k gathers kernel k's blurred
-// lattice (values_g, values_b: see crf_blur) at the pixel's simplex vertices; the slice weights
-// already hold barycentric · 1/(1 + 2^−d) · w_k · nrm_k[i] (crf_norm). Without MESSAGES it computes
+// lattice (values_g, values_b: see crf_blur) at the pixel's simplex vertices, given as (slot, bits of
+// the weight), the weight already holding barycentric · 1/(1 + 2^−d) · w_k · nrm_k[i] (crf_norm). Without MESSAGES it computes
 // the initial Q = softmax(−U). Q is pixel-major vec4 chunks [N, chunks] (padding lanes 0); with
 // PLANAR it is also written planar [C, N], the layout returned to callers. One invocation per pixel;
 // max-subtracted. With one chunk (C ≤ 4, the common case) the softmax stays in registers; otherwise
@@ -10,7 +10,7 @@
 // anyway on CPU-backed adapters).
 // @include common/dispatch.wgsl
 
-const WG: u32 = 64u;          // @param invocations per workgroup
+const WG: u32 = 256u;          // @param invocations per workgroup
 const MESSAGES: bool = true;  // @param false: Q = softmax(−U), the initialisation
 const PLANAR: bool = false;   // @param also write q_planar [C, N] (the last update)
 
@@ -28,10 +28,9 @@ struct Params {
 @group(0) @binding(1) var<storage, read> unary: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read> values_g: array<vec4<f32>>;
 @group(0) @binding(3) var<storage, read> values_b: array<vec4<f32>>;
-@group(0) @binding(4) var<storage, read> pixel_slot: array<u32>;
-@group(0) @binding(5) var<storage, read> slice_weight: array<f32>;
-@group(0) @binding(6) var<storage, read_write> q: array<vec4<f32>>;
-@group(0) @binding(7) var<storage, read_write> q_planar: array<f32>;
+@group(0) @binding(4) var<storage, read> slice_vertex: array<vec2<u32>>;
+@group(0) @binding(5) var<storage, read_write> q: array<vec4<f32>>;
+@group(0) @binding(6) var<storage, read_write> q_planar: array<f32>;
 
 // Which lanes of chunk k are real labels.
 fn lanes(k: u32) -> vec4<bool> {
@@ -45,10 +44,12 @@ fn logits(i: u32, k: u32) -> vec4<f32> {
     let per_pixel = p.gaussian_vertices + p.bilateral_vertices;
     let base = i * per_pixel;
     for (var v = 0u; v < p.gaussian_vertices; v = v + 1u) {
-      acc = acc + slice_weight[base + v] * values_g[pixel_slot[base + v] * p.chunks + k];
+      let vertex = slice_vertex[base + v];
+      acc = acc + bitcast<f32>(vertex.y) * values_g[vertex.x * p.chunks + k];
     }
     for (var v = p.gaussian_vertices; v < per_pixel; v = v + 1u) {
-      acc = acc + slice_weight[base + v] * values_b[pixel_slot[base + v] * p.chunks + k];
+      let vertex = slice_vertex[base + v];
+      acc = acc + bitcast<f32>(vertex.y) * values_b[vertex.x * p.chunks + k];
     }
   }
   return acc;
