@@ -7,34 +7,14 @@ import { benchData } from '../lib/data.js';
 import { matmulModel } from '../lib/onnx.js';
 import { ortPeer } from '../lib/ort.js';
 import type { BenchCase } from '../lib/suite.js';
+import { ATTENTION_MATMULS, SQUARE_1024, VIT_MATMULS, isQuickMatmul, matmulLabel, type MatmulCaseShape } from './shapes.js';
 
-interface Problem {
-  m: number;
-  n: number;
-  k: number;
-  /** Batch of A; B is shared (broadcast) unless batchB. */
-  batch?: number;
-  batchB?: boolean;
-  transB?: boolean;
-  /** What it is in the model. */
-  role: string;
-}
+// The shapes live in shapes.ts (Node-free, shared with the browser harness); re-exported for old importers.
+export { ATTENTION_MATMULS, SQUARE_1024, VIT_MATMULS };
 
-export const VIT_MATMULS: Problem[] = [197, 788].flatMap((m) => [
-  { m, n: 768, k: 768, transB: true, role: 'attention out-projection' },
-  { m, n: 2304, k: 768, transB: true, role: 'qkv projection' },
-  { m, n: 3072, k: 768, transB: true, role: 'MLP up' },
-  { m, n: 768, k: 3072, transB: true, role: 'MLP down' },
-]);
-export const SQUARE_1024: Problem = { m: 1024, n: 1024, k: 1024, role: 'square reference' };
-export const ATTENTION_MATMULS: Problem[] = [
-  { m: 197, n: 197, k: 64, batch: 12, batchB: true, transB: true, role: 'attention scores Q·Kᵀ (12 heads)' },
-  { m: 197, n: 64, k: 197, batch: 12, batchB: true, role: 'attention P·V (12 heads)' },
-];
+const describe = matmulLabel;
 
-const describe = (p: Problem) => `${p.batch && p.batch > 1 ? `${p.batch}×` : ''}${p.m}×${p.n}×${p.k}${p.transB ? ' ·Bᵀ' : ''}`;
-
-function matmulCase(p: Problem, variant: MatmulVariant | 'auto', picked: MatmulVariant, quick: boolean): BenchCase {
+function matmulCase(p: MatmulCaseShape, variant: MatmulVariant | 'auto', picked: MatmulVariant, quick: boolean): BenchCase {
   const batch = p.batch ?? 1;
   const aShape = batch > 1 ? [batch, p.m, p.k] : [p.m, p.k];
   const bDims = p.transB ? [p.n, p.k] : [p.k, p.n];
@@ -74,7 +54,7 @@ export function matmulCases(kind: 'swiftshader' | 'gpu'): BenchCase[] {
   const cases: BenchCase[] = [];
   for (const p of [...VIT_MATMULS, SQUARE_1024]) {
     const picked = pickMatmulPlan({ m: p.m, n: p.n, k: p.k, batch: p.batch ?? 1 }, kind).variant;
-    const quickShape = (p.m === 197 && p.n === 768 && p.k === 768) || p === SQUARE_1024;
+    const quickShape = isQuickMatmul(p);
     for (const v of MATMUL_VARIANTS) cases.push(matmulCase(p, v, picked, quickShape && v === picked));
   }
   for (const p of ATTENTION_MATMULS) {

@@ -10,9 +10,7 @@ import { benchData, numel } from '../lib/data.js';
 import { onnxModel } from '../lib/onnx.js';
 import { ortPeer } from '../lib/ort.js';
 import type { BenchCase } from '../lib/suite.js';
-
-const LN_SHAPE = [788, 768];
-const SOFTMAX_SHAPE = [12 * 197, 197];
+import { LN_SHAPE, SOFTMAX_SHAPE } from './shapes.js';
 
 function layerNormCase(variant: RowVariant, picked: RowVariant): BenchCase {
   const [rows, cols] = LN_SHAPE as [number, number];
