@@ -1,0 +1,141 @@
+// `seedmask segment --model NAME --weights FILE IMAGE... -o DIR` runs a DeepLab model (torchvision
+// deeplabv3_resnet50/101, deeplab-pytorch DeepLabV2-ResNet101 with MSC) on images and writes one
+// VOC-palette label PNG per image (the per-pixel argmax at the image's size), optionally the logits
+// as .npy. With --voc ROOT it segments a VOC-layout split instead and, where ground truth exists,
+// scores it with the VOC protocol (src/eval). Every file is written atomically.
+
+import { existsSync } from 'node:fs';
+import { mkdir } from 'node:fs/promises';
+import { basename, extname, join } from 'node:path';
+import { evaluateDirectory, formatScoreTable } from '../eval/evaluate.js';
+import { Gpu } from '../gpu/context.js';
+import { IoError, messageOf } from '../io/errors.js';
+import { readImage, writeLabelMap, writeNpy } from '../io/files.js';
+import { readSplitList, vocLayout } from '../io/voc.js';
+import { DeepLabError } from '../models/deeplab/common.js';
+import { DeepLabModel } from '../models/deeplab/model.js';
+import { DEEPLAB_MODELS, type DeepLabModelName } from '../weights/layouts/deeplab.js';
+import { WeightFileError } from '../weights/errors.js';
+import { VOC_LABELSET, maskClassNames } from '../wsss/labelset.js';
+import { integerOption, parseArgs, requiredOption, UsageError } from './args.js';
+
+const USAGE = `usage:
+  seedmask segment --model NAME --weights FILE [options] IMAGE... -o DIR
+  seedmask segment --model NAME --weights FILE --voc ROOT [--split S | --list FILE] -o DIR
+      --model NAME      ${DEEPLAB_MODELS.join(' | ')}
+                        (must match the checkpoint; the layout is recognised from its keys)
+      --weights FILE    checkpoint: torchvision deeplabv3 state dict, or deeplab-pytorch
+                        DeepLabV2 (MSC) state dict; .pth/.pt (torch.save) or .safetensors
+      -o, --out DIR     output folder (created): <name>.png per image (VOC palette, class ids)
+      --resize N        run the network at longest side N (deeplab-pytorch's demo: 513); the
+                        logits are resized back to the image before the argmax. Default: as is
+      --logits          also write <name>.logits.npy: float32 [classes, H, W] at the image size
+      --scales LIST     DeepLab v2 MSC scales besides 1 (default 0.5,0.75; 'none': single scale)
+      --rates LIST      DeepLab v2 ASPP rates (default 6,12,18,24)
+      --voc ROOT        segment ROOT/JPEGImages/<id>.jpg for the ids of --split (default val,
+                        ROOT/ImageSets/Segmentation/<split>.txt) or --list; then score against
+                        ROOT/SegmentationClass when it is there (mIoU, VOC protocol)
+      --limit N         with --voc: only the first N ids
+`;
+
+function numberList(text: string, name: string): number[] {
+  const values = text.split(',').map((s) => s.trim()).filter(Boolean).map(Number);
+  if (values.length === 0 || values.some((v) => !(v > 0) || !Number.isFinite(v))) throw new UsageError(`${name} must be a comma-separated list of positive numbers, got '${text}'`);
+  return values;
+}
+
+export async function run(argv: string[]): Promise<number> {
+  let gpu: Gpu | undefined;
+  let model: DeepLabModel | undefined;
+  try {
+    const args = parseArgs(argv, {
+      values: ['--model', '--weights', '-o', '--out', '--resize', '--scales', '--rates', '--voc', '--split', '--list', '--limit'],
+      flags: ['--logits', '-h', '--help'],
+    });
+    if (args.flags.has('-h') || args.flags.has('--help')) {
+      process.stdout.write(USAGE);
+      return 0;
+    }
+    const name = requiredOption(args, '--model');
+    if (!(DEEPLAB_MODELS as readonly string[]).includes(name)) throw new UsageError(`--model must be one of ${DEEPLAB_MODELS.join(', ')}, got '${name}'`);
+    const weights = requiredOption(args, '--weights');
+    const outDir = args.values.get('-o') ?? args.values.get('--out');
+    if (outDir === undefined) throw new UsageError('-o/--out is required');
+    const resize = args.values.has('--resize') ? integerOption(args, '--resize', 0) : undefined;
+    if (resize === 0) throw new UsageError('--resize must be a positive integer');
+    const scalesText = args.values.get('--scales');
+    const scales = scalesText === undefined ? undefined : scalesText === 'none' ? [] : numberList(scalesText, '--scales');
+    const rates = args.values.has('--rates') ? numberList(args.values.get('--rates')!, '--rates') : undefined;
+    if ((scales || rates) && !name.startsWith('deeplabv2')) throw new UsageError('--scales and --rates apply to deeplabv2_resnet101 only');
+    const vocRoot = args.values.get('--voc');
+    if (vocRoot === undefined && (args.values.has('--split') || args.values.has('--list') || args.values.has('--limit'))) throw new UsageError('--split, --list and --limit need --voc');
+    if (vocRoot !== undefined && args.positional.length > 0) throw new UsageError(`with --voc, give no image paths (got '${args.positional[0]}')`);
+    if (vocRoot === undefined && args.positional.length === 0) throw new UsageError('no images given');
+
+    // Inputs: (name, path) pairs; output names must not collide.
+    let items: Array<{ id: string; path: string }>;
+    let voc: ReturnType<typeof vocLayout> | undefined;
+    if (vocRoot !== undefined) {
+      voc = vocLayout(vocRoot);
+      const listPath = args.values.get('--list') ?? voc.splitPath(args.values.get('--split') ?? 'val');
+      let ids = await readSplitList(listPath);
+      if (args.values.has('--limit')) ids = ids.slice(0, integerOption(args, '--limit', ids.length));
+      items = ids.map((id) => ({ id, path: voc!.imagePath(id) }));
+    } else {
+      items = args.positional.map((path) => ({ id: basename(path, extname(path)), path }));
+      const seen = new Map<string, string>();
+      for (const { id, path } of items) {
+        if (seen.has(id)) throw new UsageError(`'${path}' and '${seen.get(id)}' would both write ${id}.png`);
+        seen.set(id, path);
+      }
+    }
+
+    gpu = await Gpu.open();
+    const t0 = performance.now();
+    model = await DeepLabModel.load(gpu, weights, { model: name as DeepLabModelName, rates });
+    process.stderr.write(`${model.config.name} (${model.layout} layout, ${model.config.classes} classes) from ${weights} on ${gpu.adapterName}, ${((performance.now() - t0) / 1000).toFixed(1)} s to load\n`);
+    if (model.config.classes > 255) throw new DeepLabError(`${model.config.classes} classes do not fit an 8-bit label PNG`);
+    // Created only once the checkpoint is known good.
+    await mkdir(outDir, { recursive: true }).catch((err: unknown) => {
+      throw new IoError(outDir, `cannot create the output folder: ${messageOf(err)}`, { cause: err });
+    });
+
+    for (const { id, path } of items) {
+      const t = performance.now();
+      const image = await readImage(path);
+      const result = await model.segment(image, { resize, logits: args.flags.has('--logits'), scales });
+      const labels = Uint8Array.from(result.labels);
+      await writeLabelMap(join(outDir, `${id}.png`), { width: result.width, height: result.height, data: labels });
+      if (result.logits) await writeNpy(join(outDir, `${id}.logits.npy`), result.logits, [result.classes, result.height, result.width]);
+      process.stdout.write(`${id}: ${result.width}×${result.height} → ${join(outDir, `${id}.png`)} (${((performance.now() - t) / 1000).toFixed(1)} s)\n`);
+    }
+
+    const names = maskClassNames(VOC_LABELSET);
+    if (voc && model.config.classes !== names.length) {
+      process.stdout.write(`the model has ${model.config.classes} classes, VOC ${names.length}: nothing scored\n`);
+    } else if (voc) {
+      const gtIds: string[] = [];
+      for (const { id } of items) if (existsSync(voc.maskPath(id))) gtIds.push(id);
+      if (gtIds.length > 0) {
+        const { scores } = await evaluateDirectory({ gtDir: voc.masksDir, predDir: outDir, ids: gtIds, numClasses: names.length });
+        process.stdout.write(`\n${formatScoreTable(scores, names)}`);
+      } else {
+        process.stdout.write(`no ground truth under ${voc.masksDir}: nothing scored\n`);
+      }
+    }
+    return 0;
+  } catch (err) {
+    if (err instanceof UsageError) {
+      process.stderr.write(`seedmask segment: ${err.message}\n\n${USAGE}`);
+      return 2;
+    }
+    if (err instanceof IoError || err instanceof WeightFileError || err instanceof DeepLabError || err instanceof RangeError) {
+      process.stderr.write(`seedmask segment: ${err.message}\n`);
+      return 1;
+    }
+    throw err;
+  } finally {
+    await model?.destroy();
+    await gpu?.destroy();
+  }
+}
