@@ -1,7 +1,7 @@
 // Scoring a directory of predicted label PNGs against VOC-layout ground truth, and the table that
 // `seedmask eval` prints.
 
-import { readdir } from 'node:fs/promises';
+import { access, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { IoError, messageOf } from '../io/errors.js';
 import { readLabelMap } from '../io/files.js';
@@ -17,6 +17,11 @@ export interface EvaluateOptions {
   /** Classes including background (21 for VOC). */
   numClasses: number;
   voidRule?: VoidPredictionRule;
+  /**
+   * An id of `ids` without a prediction file: an error (default), or skipped (a dataset run where
+   * some images failed or are not done yet). `Evaluation.ids` lists the ids actually scored.
+   */
+  missing?: 'error' | 'skip';
 }
 
 export interface Evaluation {
@@ -29,16 +34,19 @@ export async function evaluateDirectory(options: EvaluateOptions): Promise<Evalu
   const ids = options.ids ? [...options.ids] : await pngIds(options.predDir);
   if (ids.length === 0) throw new IoError(options.predDir, 'no predictions to score (no .png files)');
   const matrix = new ConfusionMatrix(options.numClasses);
+  const scored: string[] = [];
   for (const id of ids) {
     const gtPath = join(options.gtDir, `${id}.png`);
     const predPath = join(options.predDir, `${id}.png`);
+    if (options.missing === 'skip' && !(await access(predPath).then(() => true, () => false))) continue;
     const [gt, pred] = await Promise.all([readLabelMap(gtPath), readLabelMap(predPath)]);
     if (gt.width !== pred.width || gt.height !== pred.height) {
       throw new IoError(predPath, `prediction is ${pred.width}×${pred.height}, ground truth ${gtPath} is ${gt.width}×${gt.height}`);
     }
     matrix.add(gt.data, pred.data, predPath);
+    scored.push(id);
   }
-  return { matrix, scores: computeScores(matrix, options.voidRule), ids };
+  return { matrix, scores: computeScores(matrix, options.voidRule), ids: scored };
 }
 
 async function pngIds(dir: string): Promise<string[]> {

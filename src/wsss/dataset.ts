@@ -13,7 +13,8 @@
 
 import { access, mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { computeScores, ConfusionMatrix, type Scores } from '../eval/confusion.js';
+import type { Scores } from '../eval/confusion.js';
+import { evaluateDirectory } from '../eval/evaluate.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import { IoError, messageOf } from '../io/errors.js';
 import { readImage, readLabelMap, readText } from '../io/files.js';
@@ -173,29 +174,20 @@ export async function runDataset(runner: SeedRunner, o: DatasetOptions): Promise
   summary.seconds = (performance.now() - started) / 1000;
   for (const [k, v] of stageTotals) summary.stageMs[k] = summary.processed > 0 ? v / summary.processed : 0;
   if ((o.evaluate ?? true) && (await exists(layout.masksDir))) {
-    summary.scores = await scoreStages(o, ids, seedsDir, stageDir, layout.maskPath);
+    summary.scores = await scoreStages(o, ids, seedsDir, stageDir, layout.masksDir);
   }
   await writeFileAtomic(join(o.out, 'summary.json'), `${JSON.stringify(summary, (_k, v) => (typeof v === 'number' && Number.isNaN(v) ? null : v), 2)}\n`);
   return summary;
 }
 
 /** Per-stage scores over every id whose output exists (a failed image simply has none). */
-async function scoreStages(o: DatasetOptions, ids: readonly string[], seedsDir: string, stageDir: string, maskPath: (id: string) => string): Promise<DatasetSummary['scores']> {
-  const names = maskClassNames(o.labelSet);
+async function scoreStages(o: DatasetOptions, ids: readonly string[], seedsDir: string, stageDir: string, gtDir: string): Promise<DatasetSummary['scores']> {
+  const numClasses = maskClassNames(o.labelSet).length;
   const dirs: [Stage | 'seeds', string][] = [...(o.seedOptions.stages ?? []).map((s) => [s, join(stageDir, s)] as [Stage, string]), ['seeds', seedsDir]];
   const scores: DatasetSummary['scores'] = {};
-  for (const [stage, dir] of dirs) {
-    const matrix = new ConfusionMatrix(names.length);
-    let any = false;
-    for (const id of ids) {
-      const pred = join(dir, `${id}.png`);
-      if (!(await exists(pred))) continue;
-      const [gt, p] = await Promise.all([readLabelMap(maskPath(id)), readLabelMap(pred)]);
-      if (gt.width !== p.width || gt.height !== p.height) throw new IoError(pred, `prediction is ${p.width}×${p.height}, ground truth is ${gt.width}×${gt.height}`);
-      matrix.add(gt.data, p.data, pred);
-      any = true;
-    }
-    if (any) scores[stage] = computeScores(matrix);
+  for (const [stage, predDir] of dirs) {
+    const evaluation = await evaluateDirectory({ gtDir, predDir, ids, numClasses, missing: 'skip' });
+    if (evaluation.ids.length > 0) scores[stage] = evaluation.scores;
   }
   return scores;
 }

@@ -4,6 +4,7 @@
 // M background rows. The softmax of Grad-CAM runs over exactly these K + M rows.
 
 import type { ClipModel } from '../models/clip/model.js';
+import { l2NormalizeRows } from '../models/clip/text.js';
 import { backgroundPrompts, classPrompts, type LabelSet } from './labelset.js';
 
 export interface LabelSetEmbeddings {
@@ -14,18 +15,6 @@ export interface LabelSetEmbeddings {
   classes: Float32Array;
   /** [background prompts, E], rows L2-normalised. */
   background: Float32Array;
-}
-
-/** Rows of x [rows, dim] divided by their L2 norms (a zero row stays zero rather than becoming NaN). */
-export function normalizeRows(x: Float32Array, dim: number): Float32Array {
-  const out = new Float32Array(x.length);
-  for (let r = 0; r < x.length / dim; r++) {
-    let s = 0;
-    for (let d = 0; d < dim; d++) s += x[r * dim + d]! ** 2;
-    const inv = s > 0 ? 1 / Math.sqrt(s) : 0;
-    for (let d = 0; d < dim; d++) out[r * dim + d] = x[r * dim + d]! * inv;
-  }
-  return out;
 }
 
 const cache = new WeakMap<ClipModel, WeakMap<LabelSet, Promise<LabelSetEmbeddings>>>();
@@ -45,7 +34,7 @@ export function labelSetEmbeddings(model: ClipModel, labelSet: LabelSet): Promis
       const fg = classPrompts(labelSet);
       const bg = backgroundPrompts(labelSet);
       const all = await model.encodeText([...fg, ...bg]);
-      const rows = normalizeRows(all, dim);
+      const rows = l2NormalizeRows(all, dim);
       return { labelSet, dim, classes: rows.slice(0, fg.length * dim), background: rows.slice(fg.length * dim) };
     })();
     perModel.set(labelSet, p);
