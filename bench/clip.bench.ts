@@ -20,19 +20,17 @@
 //
 // Writes bench/results/clip-<adapter>-<date>.json (header: adapter, robustness, timing source, CPU,
 // load; one record per size; text; peer).
-import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { Gpu } from '../src/gpu/context.js';
-import type { NodeProfile } from '../src/graph/runner.js';
 import { ClipModel } from '../src/models/clip/model.js';
 import { eotIndices } from '../src/models/clip/text.js';
 import { VOC_LABELSET } from '../src/wsss/labelset.js';
+import { pseudoImage } from './lib/data.js';
+import { BENCH_ROOT as ROOT, byOp, fmtMiB, fmtMs, fmtRate, numberFlag, parseFlags, resultPath, runPythonPeer, runMain, stats, table, writeResults, type OpRow, type Stats } from './lib/driver.js';
 import { cpuBusy } from './lib/suite.js';
 
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const DEFAULT_WEIGHTS = 'weights/generated/vitb16/clip_openai.safetensors';
 const DEFAULT_BPE = path.join(ROOT, '..', 'shared', 'data', 'bpe_simple_vocab_16e6.txt.gz');
 const PEER_SCRIPT = path.join(ROOT, 'bench', 'peers', 'torch_clip_vision.py');
@@ -76,38 +74,17 @@ function parseSize(s: string, patch = 16): { label: string; height: number; widt
 }
 
 function parseArgs(argv: string[]): Cli {
+  const f = parseFlags(argv, {
+    sizes: { type: 'string', default: '224,448,500x375' }, warm: { type: 'string' }, quick: { type: 'boolean' },
+    'no-peer': { type: 'boolean' }, 'no-text': { type: 'boolean' }, 'no-profile': { type: 'boolean' },
+    weights: { type: 'string', default: DEFAULT_WEIGHTS }, bpe: { type: 'string', default: DEFAULT_BPE }, python: { type: 'string', default: '/usr/bin/python3' },
+    unsafe: { type: 'boolean' }, out: { type: 'string' },
+  }, USAGE);
   const cli: Cli = {
-    sizes: [], warm: undefined, quick: false, peer: true, text: true, profile: true,
-    weights: DEFAULT_WEIGHTS, bpe: DEFAULT_BPE, python: '/usr/bin/python3',
-    unsafe: process.env.SEEDMASK_UNSAFE === '1', out: undefined,
+    sizes: [], warm: numberFlag('warm', f.warm, 1), quick: !!f.quick, peer: !f['no-peer'], text: !f['no-text'], profile: !f['no-profile'],
+    weights: f.weights, bpe: f.bpe, python: f.python, unsafe: !!f.unsafe || process.env.SEEDMASK_UNSAFE === '1', out: f.out,
   };
-  let sizes = '224,448,500x375';
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i]!;
-    const value = () => {
-      const v = argv[++i];
-      if (v === undefined) throw new Error(`${arg} needs a value\n${USAGE}`);
-      return v;
-    };
-    if (arg === '--sizes') sizes = value();
-    else if (arg === '--warm') {
-      const n = Number(value());
-      if (!Number.isInteger(n) || n < 1) throw new Error(`--warm needs a positive integer`);
-      cli.warm = n;
-    } else if (arg === '--quick') cli.quick = true;
-    else if (arg === '--no-peer') cli.peer = false;
-    else if (arg === '--no-text') cli.text = false;
-    else if (arg === '--no-profile') cli.profile = false;
-    else if (arg === '--weights') cli.weights = value();
-    else if (arg === '--bpe') cli.bpe = value();
-    else if (arg === '--python') cli.python = value();
-    else if (arg === '--unsafe') cli.unsafe = true;
-    else if (arg === '--out') cli.out = value();
-    else if (arg === '--help' || arg === '-h') {
-      console.log(USAGE);
-      process.exit(0);
-    } else throw new Error(`unknown argument '${arg}'\n${USAGE}`);
-  }
+  let sizes = f.sizes;
   if (cli.quick) {
     sizes = '224';
     cli.warm ??= 1;
@@ -116,66 +93,11 @@ function parseArgs(argv: string[]): Cli {
   return cli;
 }
 
-interface Stats { p50: number; min: number; max: number; samples: number[] }
-function stats(samples: number[]): Stats {
-  const s = [...samples].sort((a, b) => a - b);
-  const mid = s.length >> 1;
-  return { p50: s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2, min: s[0]!, max: s.at(-1)!, samples };
-}
-
-interface OpRow { op: string; nodes: number; dispatches: number; ms: number; share: number; flops: number; gflops: number | null }
-function byOp(profile: NodeProfile[]): { totalMs: number; ops: OpRow[] } {
-  const m = new Map<string, OpRow>();
-  for (const p of profile) {
-    const r = m.get(p.op) ?? { op: p.op, nodes: 0, dispatches: 0, ms: 0, share: 0, flops: 0, gflops: null };
-    r.nodes++;
-    r.dispatches += p.dispatches;
-    r.ms += p.ms;
-    r.flops += p.flops;
-    m.set(p.op, r);
-  }
-  const totalMs = profile.reduce((s, p) => s + p.ms, 0);
-  const ops = [...m.values()].sort((a, b) => b.ms - a.ms);
-  for (const r of ops) {
-    r.share = totalMs > 0 ? r.ms / totalMs : 0;
-    r.gflops = r.flops > 0 && r.ms > 0 ? r.flops / (r.ms * 1e6) : null;
-  }
-  return { totalMs, ops };
-}
-
-/** Deterministic normalised image [3, H, W] in about [-2, 2). */
-function pseudoImage(height: number, width: number): Float32Array {
-  const x = new Float32Array(3 * height * width);
-  let s = 0x9e3779b9;
-  for (let i = 0; i < x.length; i++) {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    x[i] = (s / 2 ** 32) * 4 - 2;
-  }
-  return x;
-}
-
-const fmtMs = (ms: number) => (ms >= 100 ? ms.toFixed(0) : ms >= 10 ? ms.toFixed(1) : ms.toFixed(2));
-const fmtRate = (r: number) => (r >= 100 ? r.toFixed(0) : r >= 10 ? r.toFixed(1) : r.toFixed(2));
-const fmtMiB = (b: number) => `${(b / 2 ** 20).toFixed(1)} MiB`;
-function table(rows: string[][], widths: number[]): string {
-  return rows.map((cells) => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join(' ')).join('\n');
-}
-
 interface PeerReport { name: string; torch: string; threads: number; load_ms: number; results: Array<{ height: number; width: number; tokens: number; cold_ms: number; warm_ms: number[] }> }
 
 function runPeer(cli: Cli, sizes: Array<{ height: number; width: number }>, warm: number[]): PeerReport | { error: string } {
-  if (!existsSync(cli.python)) return { error: `${cli.python} not found` };
-  const probe = spawnSync(cli.python, ['-c', 'import torch, numpy'], { encoding: 'utf8' });
-  if (probe.status !== 0) return { error: `torch or numpy missing for ${cli.python}: ${(probe.stderr || '').trim().split('\n').at(-1)}` };
-  const args = [PEER_SCRIPT, '--weights', cli.weights, '--sizes', sizes.map((s) => `${s.height}x${s.width}`).join(','), '--warm', warm.join(','), '--threads', '2'];
-  console.log(`\npeer: ${cli.python} ${path.relative(ROOT, PEER_SCRIPT)} ${args.slice(1).join(' ')}`);
-  const r = spawnSync(cli.python, args, { encoding: 'utf8', maxBuffer: 1 << 24, stdio: ['ignore', 'pipe', 'pipe'] });
-  if (r.status !== 0) return { error: `peer failed (status ${r.status ?? r.signal}): ${(r.stderr || '').trim().split('\n').slice(-3).join(' | ')}` };
-  try {
-    return JSON.parse(r.stdout.trim().split('\n').at(-1)!) as PeerReport;
-  } catch {
-    return { error: `peer printed no JSON: ${r.stdout.slice(0, 200)}` };
-  }
+  const args = ['--weights', cli.weights, '--sizes', sizes.map((s) => `${s.height}x${s.width}`).join(','), '--warm', warm.join(','), '--threads', '2'];
+  return runPythonPeer<PeerReport>(cli.python, PEER_SCRIPT, args);
 }
 
 interface SizeResult {
@@ -366,25 +288,12 @@ async function main(): Promise<number> {
       console.log(`\ntext: ${text.prompts as number} prompts × ${text.contextLength as number} tokens: cold ${fmtMs(text.coldMs as number)} ms, warm p50 ${fmtMs(w.p50)} ms (×${w.samples.length}), ${fmtRate(text.gflops as number)} GFLOP/s, peak ${fmtMiB(text.peakBytes as number)}`);
     }
 
-    const file = cli.out ?? defaultOut(header.kind, gpu.traits.adapter.architecture || gpu.traits.adapter.vendor, header.date);
-    mkdirSync(path.dirname(file), { recursive: true });
-    writeFileSync(file, JSON.stringify({ ...header, loadMs, results, text, peer }, null, 2) + '\n');
-    console.log(`\nwrote ${path.relative(process.cwd(), file)}`);
+    const file = cli.out ?? resultPath('clip', header.kind, gpu.traits.adapter.architecture || gpu.traits.adapter.vendor, header.date);
+    writeResults(file, { ...header, loadMs, results, text, peer });
     return 0;
   } finally {
     await gpu.destroy();
   }
 }
 
-function defaultOut(kind: string, arch: string, iso: string): string {
-  const name = `${kind === 'swiftshader' ? 'swiftshader' : arch || 'gpu'}`.replace(/[^A-Za-z0-9._-]+/g, '-');
-  return path.join(ROOT, 'bench', 'results', `clip-${name}-${iso.slice(0, 19).replace(/[:T]/g, '-')}.json`);
-}
-
-main().then(
-  (code) => process.exit(code),
-  (err: Error) => {
-    console.error(err.stack ?? err.message);
-    process.exit(2);
-  },
-);
+runMain(main);

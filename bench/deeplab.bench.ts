@@ -19,16 +19,16 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { Gpu } from '../src/gpu/context.js';
-import { CompiledGraph, type NodeProfile } from '../src/graph/runner.js';
+import { CompiledGraph } from '../src/graph/runner.js';
 import { encodeNpy } from '../src/io/npy.js';
 import { readNpy } from '../src/io/files.js';
 import { DeepLabModel, buildDeepLabGraph } from '../src/models/deeplab/model.js';
 import { DEEPLAB_MODELS, type DeepLabModelName } from '../src/weights/layouts/deeplab.js';
+import { pseudoImage } from './lib/data.js';
+import { BENCH_ROOT as ROOT, byOp, fmtMiB, fmtMs, numberFlag, parseFlags, resultPath, runPythonPeer, runMain, stats, writeResults, type Stats } from './lib/driver.js';
 import { cpuBusy } from './lib/suite.js';
 
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const GENERATOR = path.join(ROOT, 'weights', 'make_deeplab_goldens.py');
 const PEER_SCRIPT = path.join(ROOT, 'bench', 'peers', 'torch_deeplab.py');
 
@@ -59,81 +59,22 @@ interface Cli {
 }
 
 function parseArgs(argv: string[]): Cli {
+  const f = parseFlags(argv, {
+    model: { type: 'string', default: 'deeplabv3_resnet101' }, size: { type: 'string', default: '513' }, warm: { type: 'string', default: '1' },
+    scales: { type: 'string' }, weights: { type: 'string' }, profile: { type: 'boolean' }, 'no-peer': { type: 'boolean' },
+    python: { type: 'string', default: '/usr/bin/python3' }, unsafe: { type: 'boolean' }, out: { type: 'string' },
+  }, USAGE);
+  if (!(DEEPLAB_MODELS as readonly string[]).includes(f.model)) throw new Error(`--model: '${f.model}' is not one of ${DEEPLAB_MODELS.join(', ')}`);
+  const size = /^(\d+)(?:x(\d+))?$/.exec(f.size);
+  if (!size) throw new Error(`--size: '${f.size}' is not N or HxW`);
+  const scales = f.scales === undefined ? undefined : f.scales === 'none' ? [] : f.scales.split(',').map(Number);
+  if (scales?.some((v) => !(v > 0))) throw new Error(`--scales: '${f.scales}' is not a list of positive numbers`);
   const cli: Cli = {
-    model: 'deeplabv3_resnet101', height: 513, width: 513, warm: 1, scales: undefined, weights: undefined,
-    profile: false, peer: true, python: '/usr/bin/python3', unsafe: process.env.SEEDMASK_UNSAFE === '1', out: undefined,
+    model: f.model as DeepLabModelName, height: Number(size[1]), width: Number(size[2] ?? size[1]), warm: numberFlag('warm', f.warm, 1)!, scales,
+    weights: f.weights, profile: !!f.profile, peer: !f['no-peer'], python: f.python, unsafe: !!f.unsafe || process.env.SEEDMASK_UNSAFE === '1', out: f.out,
   };
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i]!;
-    const value = () => {
-      const v = argv[++i];
-      if (v === undefined) throw new Error(`${arg} needs a value\n${USAGE}`);
-      return v;
-    };
-    if (arg === '--model') {
-      const m = value();
-      if (!(DEEPLAB_MODELS as readonly string[]).includes(m)) throw new Error(`--model: '${m}' is not one of ${DEEPLAB_MODELS.join(', ')}`);
-      cli.model = m as DeepLabModelName;
-    } else if (arg === '--size') {
-      const s = value();
-      const m = /^(\d+)(?:x(\d+))?$/.exec(s);
-      if (!m) throw new Error(`--size: '${s}' is not N or HxW`);
-      cli.height = Number(m[1]);
-      cli.width = Number(m[2] ?? m[1]);
-    } else if (arg === '--warm') {
-      cli.warm = Number(value());
-      if (!Number.isInteger(cli.warm) || cli.warm < 1) throw new Error('--warm needs a positive integer');
-    } else if (arg === '--scales') {
-      const s = value();
-      cli.scales = s === 'none' ? [] : s.split(',').map(Number);
-      if (cli.scales.some((v) => !(v > 0))) throw new Error(`--scales: '${s}' is not a list of positive numbers`);
-    } else if (arg === '--weights') cli.weights = value();
-    else if (arg === '--profile') cli.profile = true;
-    else if (arg === '--no-peer') cli.peer = false;
-    else if (arg === '--python') cli.python = value();
-    else if (arg === '--unsafe') cli.unsafe = true;
-    else if (arg === '--out') cli.out = value();
-    else if (arg === '--help' || arg === '-h') {
-      console.log(USAGE);
-      process.exit(0);
-    } else throw new Error(`unknown argument '${arg}'\n${USAGE}`);
-  }
   if (cli.scales && !cli.model.startsWith('deeplabv2')) throw new Error('--scales applies to deeplabv2_resnet101 only');
   return cli;
-}
-
-interface Stats { p50: number; min: number; max: number; samples: number[] }
-function stats(samples: number[]): Stats {
-  const s = [...samples].sort((a, b) => a - b);
-  const mid = s.length >> 1;
-  return { p50: s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2, min: s[0]!, max: s.at(-1)!, samples };
-}
-
-const fmtMs = (ms: number) => (ms >= 100 ? ms.toFixed(0) : ms >= 10 ? ms.toFixed(1) : ms.toFixed(2));
-const fmtMiB = (b: number) => `${(b / 2 ** 20).toFixed(1)} MiB`;
-
-/** Deterministic normalised image [1, 3, H, W] in about [-2, 2). */
-function pseudoImage(height: number, width: number): Float32Array {
-  const x = new Float32Array(3 * height * width);
-  let s = 0x9e3779b9;
-  for (let i = 0; i < x.length; i++) {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    x[i] = (s / 2 ** 32) * 4 - 2;
-  }
-  return x;
-}
-
-function byOp(profile: NodeProfile[]) {
-  const m = new Map<string, { op: string; nodes: number; ms: number; flops: number }>();
-  for (const p of profile) {
-    const r = m.get(p.op) ?? { op: p.op, nodes: 0, ms: 0, flops: 0 };
-    r.nodes++;
-    r.ms += p.ms;
-    r.flops += p.flops;
-    m.set(p.op, r);
-  }
-  const totalMs = profile.reduce((s, p) => s + p.ms, 0);
-  return { totalMs, ops: [...m.values()].sort((a, b) => b.ms - a.ms).map((r) => ({ ...r, share: r.ms / totalMs, gflops: r.flops ? r.flops / (r.ms * 1e6) : null })) };
 }
 
 /** The checkpoint to use: given, or made once under weights/generated/deeplab/. */
@@ -154,17 +95,9 @@ function ensureWeights(cli: Cli): string {
 interface PeerReport { name: string; torch: string; threads: number; load_ms: number; cold_ms: number; warm_ms: number[] }
 
 function runPeer(cli: Cli, weights: string, inputNpy: string, logitsNpy: string): PeerReport | { error: string } {
-  if (!existsSync(cli.python)) return { error: `${cli.python} not found` };
-  const args = [PEER_SCRIPT, '--model', cli.model, '--weights', weights, '--input', inputNpy, '--warm', String(cli.warm), '--threads', '2', '--logits-out', logitsNpy];
+  const args = ['--model', cli.model, '--weights', weights, '--input', inputNpy, '--warm', String(cli.warm), '--threads', '2', '--logits-out', logitsNpy];
   if (cli.model.startsWith('deeplabv2')) args.push('--scales', (cli.scales ?? [0.5, 0.75]).join(','));
-  console.log(`\npeer: ${cli.python} ${path.relative(ROOT, PEER_SCRIPT)} ${args.slice(1).join(' ')}`);
-  const r = spawnSync(cli.python, args, { encoding: 'utf8', maxBuffer: 1 << 24, stdio: ['ignore', 'pipe', 'pipe'] });
-  if (r.status !== 0) return { error: `peer failed (status ${r.status ?? r.signal}): ${(r.stderr || '').trim().split('\n').slice(-3).join(' | ')}` };
-  try {
-    return JSON.parse(r.stdout.trim().split('\n').at(-1)!) as PeerReport;
-  } catch {
-    return { error: `peer printed no JSON: ${r.stdout.slice(0, 200)}` };
-  }
+  return runPythonPeer<PeerReport>(cli.python, PEER_SCRIPT, args);
 }
 
 async function main(): Promise<number> {
@@ -267,10 +200,8 @@ async function main(): Promise<number> {
       }
     }
 
-    const file = cli.out ?? path.join(ROOT, 'bench', 'results', `deeplab-${header.kind === 'swiftshader' ? 'swiftshader' : 'gpu'}-${header.date.slice(0, 19).replace(/[:T]/g, '-')}.json`);
-    mkdirSync(path.dirname(file), { recursive: true });
-    writeFileSync(file, JSON.stringify({ ...header, loadMs, cpuBusyBefore: busy, compileMs, firstRunMs, coldMs, warm, flops, gflops, memory, profile, peer }, null, 2) + '\n');
-    console.log(`wrote ${path.relative(process.cwd(), file)}`);
+    const file = cli.out ?? resultPath('deeplab', header.kind, gpu.traits.adapter.architecture || gpu.traits.adapter.vendor, header.date);
+    writeResults(file, { ...header, loadMs, cpuBusyBefore: busy, compileMs, firstRunMs, coldMs, warm, flops, gflops, memory, profile, peer });
     return 0;
   } finally {
     rmSync(scratch, { recursive: true, force: true });
@@ -278,10 +209,4 @@ async function main(): Promise<number> {
   }
 }
 
-main().then(
-  (code) => process.exit(code),
-  (err: Error) => {
-    console.error(err.stack ?? err.message);
-    process.exit(2);
-  },
-);
+runMain(main);

@@ -8,14 +8,12 @@
 //
 // Robustness: Dawn's bounds-clamping transform stays on unless SEEDMASK_UNSAFE=1 (or --unsafe);
 // the header says which mode ran. Every kernel listed here keeps its accesses in bounds.
-import { mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { Gpu } from '../src/gpu/context.js';
 import { matmulCases } from './cases/matmul.js';
 import { memoryCases } from './cases/memory.js';
 import { rowCases } from './cases/rows.js';
+import { numberFlag, parseFlags, resultPath, runMain, writeResults } from './lib/driver.js';
 import { runCases, type BenchCase, type RunOptions } from './lib/suite.js';
 
 interface Cli extends RunOptions {
@@ -39,33 +37,15 @@ const USAGE = `usage: npm run bench -- [options]
   --list                list the selected cases and exit`;
 
 function parseArgs(argv: string[]): Cli {
-  const cli: Cli = { quick: false, filters: [], unsafe: process.env.SEEDMASK_UNSAFE === '1', out: undefined, list: false, timeMs: NaN, minIterations: NaN, peers: true, waitIdleS: 0 };
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i]!;
-    const value = () => {
-      const v = argv[++i];
-      if (v === undefined) throw new Error(`${arg} needs a value\n${USAGE}`);
-      return v;
-    };
-    const number = (v: string) => {
-      const x = Number(v);
-      if (!Number.isFinite(x) || x <= 0) throw new Error(`${arg} needs a positive number, got '${v}'`);
-      return x;
-    };
-    if (arg === '--quick') cli.quick = true;
-    else if (arg === '--filter') cli.filters.push(...value().split(',').filter(Boolean));
-    else if (arg === '--time') cli.timeMs = number(value());
-    else if (arg === '--min-iterations') cli.minIterations = Math.ceil(number(value()));
-    else if (arg === '--no-peer') cli.peers = false;
-    else if (arg === '--wait-idle') cli.waitIdleS = number(value());
-    else if (arg === '--unsafe') cli.unsafe = true;
-    else if (arg === '--out') cli.out = value();
-    else if (arg === '--list') cli.list = true;
-    else if (arg === '--help' || arg === '-h') {
-      console.log(USAGE);
-      process.exit(0);
-    } else throw new Error(`unknown argument '${arg}'\n${USAGE}`);
-  }
+  const f = parseFlags(argv, {
+    quick: { type: 'boolean' }, filter: { type: 'string', multiple: true }, time: { type: 'string' }, 'min-iterations': { type: 'string' },
+    'no-peer': { type: 'boolean' }, 'wait-idle': { type: 'string' }, unsafe: { type: 'boolean' }, out: { type: 'string' }, list: { type: 'boolean' },
+  }, USAGE);
+  const cli: Cli = {
+    quick: !!f.quick, filters: (f.filter ?? []).flatMap((x) => x.split(',').filter(Boolean)), unsafe: !!f.unsafe || process.env.SEEDMASK_UNSAFE === '1',
+    out: f.out, list: !!f.list, timeMs: numberFlag('time', f.time, 1, true) ?? NaN,
+    minIterations: numberFlag('min-iterations', f['min-iterations'], 1) ?? NaN, peers: !f['no-peer'], waitIdleS: numberFlag('wait-idle', f['wait-idle'], 0, true) ?? 0,
+  };
   if (Number.isNaN(cli.timeMs)) cli.timeMs = cli.quick ? 500 : 2000;
   if (Number.isNaN(cli.minIterations)) cli.minIterations = cli.quick ? 3 : 5;
   return cli;
@@ -105,26 +85,12 @@ async function main(): Promise<number> {
     console.log(`robustness: ${header.robustness}; timing: ${timing}; CPU: ${header.cpu}; node ${header.node}`);
     console.log(`${cases.length} cases; time budget ${cli.timeMs} ms and ≥ ${cli.minIterations} runs per task; '*' marks the picker's choice\n`);
     const results = await runCases(gpu, cases, cli, (line) => console.log(line));
-    const file = cli.out ?? defaultOut(header.kind, gpu.traits.adapter.architecture || gpu.traits.adapter.vendor, header.date);
-    mkdirSync(path.dirname(file), { recursive: true });
-    writeFileSync(file, JSON.stringify({ ...header, results }, null, 2) + '\n');
-    console.log(`\nwrote ${path.relative(process.cwd(), file)}`);
+    const file = cli.out ?? resultPath('kernels', header.kind, gpu.traits.adapter.architecture || gpu.traits.adapter.vendor, header.date);
+    writeResults(file, { ...header, results });
     return results.some((r) => r.error) ? 1 : 0;
   } finally {
     await gpu.destroy();
   }
 }
 
-function defaultOut(kind: string, arch: string, iso: string): string {
-  const dir = path.join(path.dirname(fileURLToPath(import.meta.url)), 'results');
-  const name = `${kind === 'swiftshader' ? 'swiftshader' : arch || 'gpu'}`.replace(/[^A-Za-z0-9._-]+/g, '-');
-  return path.join(dir, `kernels-${name}-${iso.slice(0, 19).replace(/[:T]/g, '-')}.json`);
-}
-
-main().then(
-  (code) => process.exit(code),
-  (err: Error) => {
-    console.error(err.message);
-    process.exit(2);
-  },
-);
+runMain(main);

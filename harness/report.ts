@@ -5,6 +5,7 @@
 // Two more sections are rendered when their data is given, for the WSSS pipeline to fill:
 //   stages  per-run stacked bars of stage times (e.g. preprocess, CLIP, Grad-CAM, refinement)
 //   miou    per-class IoU bars, one bar per series (e.g. seedmask vs a reference), with the mean
+import { DEFAULT_LAYOUT, escapeHtml, groupedBars, legend, paletteColour, stackedBars } from '../src/eval/charts.js';
 import { speedRatio, type BrowserBenchResults, type CaseResult, type EngineRun } from './lib/results.js';
 
 export interface StagesSection {
@@ -26,15 +27,15 @@ export interface ReportInput extends BrowserBenchResults {
 }
 
 const ENGINE_COLOURS: Record<string, string> = { seedmask: '#1b7f5b', 'ort-jsep': '#3b6fb6', 'ort-native': '#7a5bb5', tfjs: '#d9822b' };
-const PALETTE = ['#1b7f5b', '#3b6fb6', '#d9822b', '#7a5bb5', '#c0392b', '#2c9fb0', '#8c6d31', '#6b6b6b', '#b5489a', '#4f8a2b'];
 
-export const escapeHtml = (s: string) => s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
+export { escapeHtml };
 const fmtMs = (ms: number) => (ms >= 100 ? ms.toFixed(0) : ms >= 10 ? ms.toFixed(1) : ms.toFixed(2));
 const fmtRatio = (r: number) => `${r >= 10 ? r.toFixed(1) : r.toFixed(2)}×`;
 const fmtRate = (r: number) => (r >= 100 ? r.toFixed(0) : r >= 10 ? r.toFixed(1) : r.toFixed(2));
 const fmtSci = (x: number) => (x === 0 ? '0' : Number.isFinite(x) ? x.toExponential(2) : String(x));
 
-const LABEL_W = 170, BAR_W = 420, TEXT_W = 300, ROW_H = 20, W = LABEL_W + BAR_W + TEXT_W;
+const LAYOUT = DEFAULT_LAYOUT;
+const LABEL_W = LAYOUT.label, BAR_W = LAYOUT.bar, ROW_H = 20, W = LAYOUT.label + LAYOUT.bar + LAYOUT.text;
 
 interface Bar {
   label: string;
@@ -117,53 +118,27 @@ function summary(r: BrowserBenchResults): string {
 }
 
 function stagesSection(s: StagesSection): string {
-  const names = [...new Set(s.runs.flatMap((r) => r.stages.map((st) => st.name)))];
-  const colour = (n: string) => PALETTE[names.indexOf(n) % PALETTE.length]!;
-  const max = Math.max(...s.runs.map((r) => r.stages.reduce((a, st) => a + st.ms, 0)), 1e-12);
-  const h = s.runs.length * ROW_H + 24;
-  const rows = s.runs.map((r, i) => {
-    const y = 20 + i * ROW_H;
-    let x = LABEL_W;
-    const segs = r.stages.map((st) => {
-      const w = (BAR_W * st.ms) / max;
-      const seg = `<rect x="${x.toFixed(1)}" y="${y}" width="${Math.max(0, w).toFixed(1)}" height="14" fill="${colour(st.name)}"><title>${escapeHtml(`${st.name}: ${fmtMs(st.ms)} ms`)}</title></rect>`;
-      x += w;
-      return seg;
-    });
-    const total = r.stages.reduce((a, st) => a + st.ms, 0);
-    return `<text x="${LABEL_W - 6}" y="${y + 11}" text-anchor="end">${escapeHtml(r.label)}</text>${segs.join('')}<text x="${LABEL_W + BAR_W + 6}" y="${y + 11}">${escapeHtml(`${fmtMs(total)} ms`)}</text>`;
-  });
-  const legend = names.map((n) => `<span class="key"><i style="background:${colour(n)}"></i>${escapeHtml(n)}</span>`).join(' ');
-  const table = `<table><thead><tr><th>run</th>${names.map((n) => `<th>${escapeHtml(n)} ms</th>`).join('')}<th>total ms</th></tr></thead><tbody>${s.runs
-    .map((r) => `<tr><td>${escapeHtml(r.label)}</td>${names.map((n) => `<td>${fmtMs(r.stages.filter((st) => st.name === n).reduce((a, st) => a + st.ms, 0))}</td>`).join('')}<td>${fmtMs(r.stages.reduce((a, st) => a + st.ms, 0))}</td></tr>`)
+  const chart = stackedBars(s.runs, { layout: LAYOUT, format: (ms) => `${fmtMs(ms)} ms` });
+  const key = legend(chart.names.map((n) => ({ label: n, colour: chart.colour(n) })));
+  const table = `<table><thead><tr><th>run</th>${chart.names.map((n) => `<th>${escapeHtml(n)} ms</th>`).join('')}<th>total ms</th></tr></thead><tbody>${s.runs
+    .map((r) => `<tr><td>${escapeHtml(r.label)}</td>${chart.names.map((n) => `<td>${fmtMs(r.stages.filter((st) => st.name === n).reduce((a, st) => a + st.ms, 0))}</td>`).join('')}<td>${fmtMs(r.stages.reduce((a, st) => a + st.ms, 0))}</td></tr>`)
     .join('')}</tbody></table>`;
-  return `<section id="stages"><h2>${escapeHtml(s.title ?? 'Time per stage')}</h2><p>${legend}</p><svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${h}" viewBox="0 0 ${W} ${h}" role="img">${rows.join('')}</svg>${table}</section>`;
+  return `<section id="stages"><h2>${escapeHtml(s.title ?? 'Time per stage')}</h2><p>${key}</p>${chart.svg}${table}</section>`;
 }
 
 function miouSection(m: MiouSection): string {
-  for (const s of m.series) {
-    if (s.iou.length !== m.classes.length) throw new Error(`renderReport: miou series '${s.label}' has ${s.iou.length} values for ${m.classes.length} classes`);
-  }
   const mean = (iou: number[]) => {
     const v = iou.filter((x) => Number.isFinite(x));
     return v.length ? v.reduce((a, b) => a + b, 0) / v.length : NaN;
   };
-  const colour = (i: number) => PALETTE[i % PALETTE.length]!;
-  const rowsPer = m.series.length;
-  const h = (m.classes.length + 1) * (rowsPer * 16 + 6) + 24;
-  const x = (v: number) => LABEL_W + BAR_W * Math.max(0, Math.min(1, v));
-  const groups = [...m.classes, 'mean'].map((cls, ci) => {
-    const y0 = 20 + ci * (rowsPer * 16 + 6);
-    const bars = m.series.map((s, si) => {
-      const v = ci < m.classes.length ? s.iou[ci]! : mean(s.iou);
-      const y = y0 + si * 16;
-      const text = Number.isFinite(v) ? `${(100 * v).toFixed(1)} %` : 'absent';
-      return `<rect x="${LABEL_W}" y="${y}" width="${Number.isFinite(v) ? (x(v) - LABEL_W).toFixed(1) : 0}" height="12" fill="${colour(si)}"/><text x="${LABEL_W + BAR_W + 6}" y="${y + 10}">${escapeHtml(`${s.label}: ${text}`)}</text>`;
-    });
-    return `<text x="${LABEL_W - 6}" y="${y0 + 10}" text-anchor="end"${ci === m.classes.length ? ' font-weight="bold"' : ''}>${escapeHtml(cls)}</text>${bars.join('')}`;
-  });
-  const legend = m.series.map((s, i) => `<span class="key"><i style="background:${colour(i)}"></i>${escapeHtml(s.label)} (mIoU ${(100 * mean(s.iou)).toFixed(1)} %)</span>`).join(' ');
-  return `<section id="miou"><h2>${escapeHtml(m.title ?? 'IoU per class')}</h2><p>${legend}</p><svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${h}" viewBox="0 0 ${W} ${h}" role="img">${groups.join('')}</svg></section>`;
+  // One more group after the classes: each series' mean over the classes present.
+  const series = m.series.map((s, i) => ({ label: s.label, colour: paletteColour(i), values: [...s.iou, mean(s.iou)] }));
+  for (const s of m.series) {
+    if (s.iou.length !== m.classes.length) throw new Error(`renderReport: miou series '${s.label}' has ${s.iou.length} values for ${m.classes.length} classes`);
+  }
+  const key = legend(m.series.map((s, i) => ({ label: `${s.label} (mIoU ${(100 * mean(s.iou)).toFixed(1)} %)`, colour: paletteColour(i) })));
+  const chart = groupedBars({ groups: [...m.classes, 'mean'], series, layout: LAYOUT, bold: (g) => g === m.classes.length });
+  return `<section id="miou"><h2>${escapeHtml(m.title ?? 'IoU per class')}</h2><p>${key}</p>${chart}</section>`;
 }
 
 const CSS = `body{font:14px/1.45 system-ui,sans-serif;margin:24px auto;max-width:1100px;color:#222}

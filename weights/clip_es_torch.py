@@ -19,6 +19,7 @@ key layout); results agree with `torch_clip` to float32 rounding (checked by `ch
 from __future__ import annotations
 
 import math
+import time
 from typing import List, Optional, Tuple
 
 import numpy as np
@@ -180,8 +181,10 @@ def grad_cam(model, image: torch.Tensor, text_features: torch.Tensor, targets: L
 
     `positional`: a [1 + gh*gw, D] table to add instead of CLIP-ES's own (float32 bilinear, then
     rounded to fp16), e.g. the exactly rounded table seedmask computes (make_gradcam_goldens.py).
-    `extras`: a dict that receives 'block_input' (X entering the last block, [L, D]) and
-    'grad_weights' ([len(targets), D]: the mean gradient per channel, Grad-CAM's w_k)."""
+    `extras`: a dict that receives 'block_input' (X entering the last block, [L, D]),
+    'grad_weights' ([len(targets), D]: the mean gradient per channel, Grad-CAM's w_k) and 'seconds'
+    ({'vision': patch embedding and blocks 0..L-2, 'block': the last block, head, backward, CAMs})."""
+    start = time.perf_counter()
     v = model.visual
     patch = v.conv1.weight.shape[-1]
     gh, gw = image.shape[1] // patch, image.shape[2] // patch
@@ -197,6 +200,7 @@ def grad_cam(model, image: torch.Tensor, text_features: torch.Tensor, targets: L
         for blk in resblocks[:-1]:
             x, w = block_forward(x, blk, heads, want_weights=True)
             maps.append(w[0])
+    vision_done = time.perf_counter()
     last = resblocks[-1]
     a = last.ln_1(x).detach().requires_grad_(True)
     att, w = attention(a, last.attn, heads, want_weights=True)
@@ -220,6 +224,7 @@ def grad_cam(model, image: torch.Tensor, text_features: torch.Tensor, targets: L
     if extras is not None:
         extras["block_input"] = x[0].detach()
         extras["grad_weights"] = torch.stack(grad_weights)
+        extras["seconds"] = {"vision": vision_done - start, "block": time.perf_counter() - vision_done}
     return torch.stack(cams), probs.detach(), torch.stack(maps)
 
 

@@ -8,6 +8,7 @@
 import os from 'node:os';
 import { Bench } from 'tinybench';
 import type { Gpu } from '../../src/gpu/context.js';
+import { fmtMs, fmtRate, fmtRatio } from './driver.js';
 
 /** One prepared GPU run: `encode` records the dispatches (the runner submits and waits). */
 export interface GpuRun {
@@ -196,9 +197,6 @@ async function measurePeer(peer: PeerCase, opts: RunOptions): Promise<{ name: st
   }
 }
 
-const fmtMs = (ms: number) => (ms >= 100 ? ms.toFixed(0) : ms >= 10 ? ms.toFixed(1) : ms.toFixed(2));
-const fmtRate = (r: number) => (r >= 100 ? r.toFixed(0) : r >= 10 ? r.toFixed(1) : r.toFixed(2));
-const fmtRatio = (r: number) => (r >= 0.1 ? `${r.toFixed(2)}×` : `${r.toFixed(4)}×`);
 
 const WIDTHS = [44, 12, 11, 16, 12, 16, 14, 12];
 function row(cells: string[]): string {

@@ -1,6 +1,9 @@
 #!/usr/bin/env python3
 """CPU peer for bench/clip.bench.ts: the CLIP image tower of weights/torch_clip.py (PyTorch, CPU,
 float32) on the same weights, timed at the same input sizes. Prints one JSON object on stdout.
+By default every Linear runs as a 1x1 convolution (weights/clip_es_torch.py): Debian's PyTorch runs
+nn.Linear on the reference BLAS, 20-40x slower than its oneDNN convolutions; `--impl module` times
+the plain nn.Module forward instead.
 
     /usr/bin/python3 bench/peers/torch_clip_vision.py \
         --weights weights/generated/vitb16/clip_openai.safetensors --sizes 224x224,384x512 --warm 3
@@ -31,6 +34,7 @@ import torch.nn.functional as F
 sys.dont_write_bytecode = True
 ROOT = os.path.abspath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
 sys.path.insert(0, os.path.join(ROOT, "weights"))
+import clip_es_torch as es  # noqa: E402
 from torch_clip import ClipConfig, build_clip  # noqa: E402
 
 
@@ -90,12 +94,22 @@ def features(visual, image: torch.Tensor, pos: torch.Tensor) -> torch.Tensor:
     return visual.ln_post(x) @ visual.proj                            # [1, L, E]
 
 
+def features_fast(model, image: torch.Tensor) -> torch.Tensor:
+    """The same forward through weights/clip_es_torch.py's blocks: every Linear as a 1x1 convolution
+    (oneDNN) instead of nn.Linear, which Debian's python3-torch runs on the reference BLAS at about
+    1 GFLOP/s. Same parameters, same result to float32 rounding; this is the peer by default."""
+    tokens = es.image_tokens(model, image, round_fp16_pos=True)
+    return es.linear(model.visual.ln_post(tokens), model.visual.proj.t())  # [1, L, E]
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--weights", required=True)
     ap.add_argument("--sizes", default="224x224", help="comma-separated HxW model input sizes")
     ap.add_argument("--warm", default="3", help="warm runs: one number, or one per size (comma-separated)")
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--impl", choices=["fast", "module"], default="fast",
+                    help="fast: Linear as 1x1 convolution (oneDNN); module: torch_clip's nn.Module forward (nn.Linear)")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
 
@@ -117,19 +131,24 @@ def main() -> None:
         for (h, w), n in zip(sizes, warm):
             p = cfg.patch_size
             image = torch.randn(1, 3, h, w, generator=gen)
+            def forward() -> torch.Tensor:
+                if args.impl == "fast":
+                    return features_fast(model, image)
+                return features(model.visual, image, positional_table(model.visual, h // p, w // p))
+
             t = time.perf_counter()
-            pos = positional_table(model.visual, h // p, w // p)
-            out = features(model.visual, image, pos)
+            out = forward()
             cold = (time.perf_counter() - t) * 1e3
             times = []
             for _ in range(n):
                 t = time.perf_counter()
-                pos = positional_table(model.visual, h // p, w // p)
-                out = features(model.visual, image, pos)
+                out = forward()
                 times.append((time.perf_counter() - t) * 1e3)
             results.append({"height": h, "width": w, "tokens": out.shape[1], "cold_ms": cold, "warm_ms": times})
     print(json.dumps({
-        "name": f"PyTorch {torch.__version__} CPU ×{torch.get_num_threads()} (weights/torch_clip.py, float32)",
+        "name": f"PyTorch {torch.__version__} CPU ×{torch.get_num_threads()} float32, "
+                + ("Linear as 1x1 conv (weights/clip_es_torch.py)" if args.impl == "fast" else "nn.Module forward (weights/torch_clip.py)"),
+        "impl": args.impl,
         "torch": torch.__version__, "threads": torch.get_num_threads(), "load_ms": load_ms, "results": results,
     }))
 

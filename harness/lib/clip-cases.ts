@@ -1,4 +1,5 @@
 // The CLIP image-tower cases of the browser benchmark: which weights, which ONNX export, which input.
+import { pseudoImage } from '../../bench/lib/data.js';
 
 export interface ClipCaseSpec {
   /** 'tiny' (test fixture, always) or 'vitb16' (ViT-B/16 dimensions, random weights; --full). */
@@ -20,13 +21,5 @@ export interface ClipCaseSpec {
  */
 export const CLIP_TOLERANCE = 1e-4;
 
-/** Deterministic normalised image [3, H, W] in [-2, 2) (an LCG; same values as bench/clip.bench.ts). */
-export function clipImage(height: number, width: number): Float32Array {
-  const x = new Float32Array(3 * height * width);
-  let s = 0x9e3779b9;
-  for (let i = 0; i < x.length; i++) {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    x[i] = (s / 2 ** 32) * 4 - 2;
-  }
-  return x;
-}
+/** Deterministic normalised image [3, H, W] in [-2, 2): the same input as the Node benchmarks. */
+export const clipImage = pseudoImage;

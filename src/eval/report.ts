@@ -6,6 +6,7 @@
 //   - per-stage mean times per image
 //   - example images: photo, ground truth and each stage's label map as overlays
 
+import { escapeHtml, groupedBars, legend, paletteColour, stackedBars } from './charts.js';
 import type { Scores } from './confusion.js';
 
 export interface ReportExample {
@@ -28,55 +29,26 @@ export interface SeedReport {
   notes?: string[];
 }
 
-const esc = (s: string) => s.replace(/[&<>"]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' })[c]!);
+const esc = escapeHtml;
 const pct = (x: number) => (Number.isFinite(x) ? (100 * x).toFixed(1) : '—');
 
 function base64(bytes: Uint8Array): string {
   return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('base64');
 }
 
-const COLOURS = ['#4e79a7', '#f28e2b', '#e15759', '#76b7b2', '#59a14f', '#edc948', '#b07aa1', '#ff9da7'];
-
-/** Grouped horizontal bars: one group per class, one bar per stage (IoU 0..1). */
+/** Grouped bars: one group per class present in any stage, one bar per stage (IoU 0..1). */
 function iouBars(report: SeedReport): string {
-  const stages = report.stages;
-  const rowH = 9, gap = 8, left = 110, width = 360;
-  const classes = report.classNames.map((name, id) => ({ name, id })).filter(({ id }) => stages.some((s) => s.scores.classes[id]?.present));
-  const groupH = stages.length * rowH + gap;
-  const height = classes.length * groupH + 30;
-  const parts: string[] = [];
-  classes.forEach(({ name, id }, gi) => {
-    const y0 = gi * groupH + 4;
-    parts.push(`<text x="${left - 6}" y="${y0 + (stages.length * rowH) / 2 + 4}" text-anchor="end" font-size="11">${esc(name)}</text>`);
-    stages.forEach((s, si) => {
-      const iou = s.scores.classes[id]?.iou ?? 0;
-      const w = Number.isFinite(iou) ? iou * width : 0;
-      parts.push(`<rect x="${left}" y="${y0 + si * rowH}" width="${w.toFixed(1)}" height="${rowH - 1}" fill="${COLOURS[si % COLOURS.length]}"><title>${esc(s.name)} ${esc(name)}: ${pct(iou)} %</title></rect>`);
-    });
-  });
-  const axisY = classes.length * groupH + 8;
-  for (const t of [0, 0.25, 0.5, 0.75, 1]) {
-    parts.push(`<line x1="${left + t * width}" y1="0" x2="${left + t * width}" y2="${axisY}" stroke="#ccc" stroke-width="0.5"/>`);
-    parts.push(`<text x="${left + t * width}" y="${axisY + 12}" text-anchor="middle" font-size="10">${t * 100}%</text>`);
-  }
-  const legend = stages.map((s, si) => `<span style="display:inline-block;width:10px;height:10px;background:${COLOURS[si % COLOURS.length]}"></span> ${esc(s.name)}`).join(' &nbsp; ');
-  return `<p>${legend}</p><svg xmlns="http://www.w3.org/2000/svg" width="${left + width + 20}" height="${height}">${parts.join('')}</svg>`;
+  const classes = report.classNames.map((name, id) => ({ name, id })).filter(({ id }) => report.stages.some((s) => s.scores.classes[id]?.present));
+  const series = report.stages.map((s, i) => ({ label: s.name, colour: paletteColour(i), values: classes.map(({ id }) => s.scores.classes[id]?.iou ?? Number.NaN) }));
+  return `<p>${legend(series.map((s) => ({ label: s.label, colour: s.colour })))}</p>${groupedBars({ groups: classes.map((c) => c.name), series, format: (v) => `${pct(v)} %` })}`;
 }
 
+/** One stacked bar of the mean time per image, by step. */
 function timingBar(timings: Record<string, number>): string {
-  const entries = Object.entries(timings).filter(([, v]) => v > 0);
-  const total = entries.reduce((a, [, v]) => a + v, 0);
-  if (total === 0) return '<p>no timings</p>';
-  const width = 640;
-  let x = 0;
-  const rects = entries.map(([k, v], i) => {
-    const w = (v / total) * width;
-    const r = `<rect x="${x.toFixed(1)}" y="0" width="${w.toFixed(1)}" height="22" fill="${COLOURS[i % COLOURS.length]}"><title>${esc(k)}: ${v.toFixed(1)} ms</title></rect>`;
-    x += w;
-    return r;
-  });
-  const legend = entries.map(([k, v], i) => `<span style="display:inline-block;width:10px;height:10px;background:${COLOURS[i % COLOURS.length]}"></span> ${esc(k)} ${v.toFixed(0)} ms`).join(' &nbsp; ');
-  return `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="22">${rects.join('')}</svg><p>${legend} &nbsp; (total ${total.toFixed(0)} ms per image)</p>`;
+  const stages = Object.entries(timings).filter(([, v]) => v > 0).map(([name, ms]) => ({ name, ms }));
+  if (stages.length === 0) return '<p>no timings</p>';
+  const chart = stackedBars([{ label: 'per image', stages }]);
+  return `${chart.svg}<p>${legend(stages.map((s) => ({ label: `${s.name} ${s.ms.toFixed(0)} ms`, colour: chart.colour(s.name) })))}</p>`;
 }
 
 export function renderSeedReport(report: SeedReport): string {

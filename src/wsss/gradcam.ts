@@ -295,6 +295,8 @@ export interface GradCamResult {
    * block's forward, the head and the backward pass), `cam` (CAM and affinity).
    */
   timings: Record<string, number>;
+  /** With `profile`: FLOPs per stage (as in `timings`), counted by the ops that declare them. */
+  flops?: Record<string, number>;
   /** Frees `cams` and `affinity`. */
   release(): void;
 }
@@ -312,14 +314,16 @@ async function exclusive<T>(graph: CompiledGraph, job: () => Promise<T>): Promis
   return run;
 }
 
-/** Sum of profiled GPU time per stage (by node-name prefix). */
-export function stageTimings(profile: readonly NodeProfile[]): Record<string, number> {
-  const out: Record<string, number> = { vision: 0, block: 0, cam: 0 };
+/** Profiled GPU time and FLOPs (of the nodes that declare them) per stage, by node-name prefix. */
+export function stageTotals(profile: readonly NodeProfile[]): { ms: Record<string, number>; flops: Record<string, number> } {
+  const ms: Record<string, number> = { vision: 0, block: 0, cam: 0 };
+  const flops: Record<string, number> = { vision: 0, block: 0, cam: 0 };
   for (const p of profile) {
     const stage = p.node.startsWith('visual.') ? 'vision' : /^gradcam\.(block|head|back)/.test(p.node) ? 'block' : 'cam';
-    out[stage]! += p.ms;
+    ms[stage]! += p.ms;
+    flops[stage]! += p.flops;
   }
-  return out;
+  return { ms, flops };
 }
 
 function checkText(text: Float32Array, dim: number): number {
@@ -398,7 +402,8 @@ export async function gradCam(model: ClipModel, image: GradCamImage, text: Float
       const cams = await copy(gpu, graph.outputTensor('cams'));
       const affinity = (await copy(gpu, graph.outputTensor('affinity'))).view([n, n]);
       const features = opts.features ? await copy(gpu, graph.outputTensor('features')) : undefined;
-      const timings: Record<string, number> = profile ? stageTimings(profile) : {};
+      const totals = profile ? stageTotals(profile) : undefined;
+      const timings: Record<string, number> = { ...totals?.ms };
       timings.total = performance.now() - start;
       let released = false;
       return {
@@ -409,6 +414,7 @@ export async function gradCam(model: ClipModel, image: GradCamImage, text: Float
         affinity,
         features,
         timings,
+        flops: totals?.flops,
         release() {
           if (released) return;
           released = true;

@@ -68,7 +68,7 @@ export interface SeedOptions {
    * stride 8; on CLIP patch features at stride 16 the walk must be shorter: see RW_CLIP_DEFAULTS).
    */
   randomWalk?: { beta?: number; logt?: number; alpha?: number; radius?: number };
-  /** GPU time per Grad-CAM stage from timestamp queries (when the adapter has them). */
+  /** GPU time (and FLOPs) per Grad-CAM stage from timestamp queries (when the adapter has them). */
   profile?: boolean;
 }
 
@@ -91,6 +91,8 @@ export interface SeedResult {
   stages: Partial<Record<Stage, Uint8Array>>;
   /** Milliseconds per step: text, gradcam (image encoder + backward), cam, caa, crf, par, rw, total. */
   timings: Record<string, number>;
+  /** With `profile`: FLOPs of the profiled Grad-CAM stages (keys as in `timings`: gradcam.vision, …). */
+  flops?: Record<string, number>;
 }
 
 export class SeedError extends Error {
@@ -138,6 +140,7 @@ export class SeedPipeline {
     const gc = await gradCam(this.model, { rgba: image.data, height: H, width: W }, text, K, { caaLayers: options.caaLayers, profile: options.profile, features: wanted.has('rw') });
     lap('gradcam');
     for (const [k, v] of Object.entries(gc.timings)) if (k !== 'total') timings[`gradcam.${k}`] = v;
+    const flops = gc.flops ? Object.fromEntries(Object.entries(gc.flops).map(([k, v]) => [`gradcam.${k}`, v])) : undefined;
     const [gh, gw] = gc.grid;
     try {
       if (wanted.has('cam')) {
@@ -194,6 +197,7 @@ export class SeedPipeline {
         width: W, height: H, labels, grid: gc.grid, probs: gc.probs, gridCams: gc.camsHost, cams: camsHost, seeds,
         stages: Object.fromEntries(STAGES.filter((s) => wanted.has(s)).map((s) => [s, stages[s]!])) as SeedResult['stages'],
         timings,
+        ...(flops ? { flops } : {}),
       };
       timings.total = performance.now() - start;
       return result;
