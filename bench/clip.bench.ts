@@ -28,7 +28,7 @@ import { ClipModel } from '../src/models/clip/model.js';
 import { eotIndices } from '../src/models/clip/text.js';
 import { VOC_LABELSET } from '../src/wsss/labelset.js';
 import { pseudoImage } from './lib/data.js';
-import { BENCH_ROOT as ROOT, byOp, fmtMiB, fmtMs, fmtRate, numberFlag, parseFlags, resultPath, runPythonPeer, runMain, stats, table, writeResults, type OpRow, type Stats } from './lib/driver.js';
+import { BENCH_ROOT as ROOT, byOp, fmtMiB, fmtMs, fmtRate, numberFlag, parseFlags, resultPath, runPythonPeer, runMain, stats, table, writeResults, type CommonCli, type OpRow, type Stats } from './lib/driver.js';
 import { cpuBusy } from './lib/suite.js';
 
 const DEFAULT_WEIGHTS = 'weights/generated/vitb16/clip_openai.safetensors';
@@ -50,18 +50,14 @@ const USAGE = `usage: npm run bench:clip -- [options]
   --unsafe          disable Dawn's robustness transform (same as SEEDMASK_UNSAFE=1)
   --out FILE        JSON output (default bench/results/clip-<adapter>-<date>.json)`;
 
-interface Cli {
+interface Cli extends CommonCli {
   sizes: Array<{ label: string; height: number; width: number }>;
   warm: number | undefined;
   quick: boolean;
-  peer: boolean;
   text: boolean;
   profile: boolean;
   weights: string;
   bpe: string;
-  python: string;
-  unsafe: boolean;
-  out: string | undefined;
 }
 
 /** '224' → 224×224; 'WxH' → the image W wide and H high, rounded up to multiples of the patch. */

@@ -26,7 +26,7 @@ import { readNpy } from '../src/io/files.js';
 import { DeepLabModel, buildDeepLabGraph } from '../src/models/deeplab/model.js';
 import { DEEPLAB_MODELS, type DeepLabModelName } from '../src/weights/layouts/deeplab.js';
 import { pseudoImage } from './lib/data.js';
-import { BENCH_ROOT as ROOT, byOp, fmtMiB, fmtMs, numberFlag, parseFlags, resultPath, runPythonPeer, runMain, stats, writeResults, type Stats } from './lib/driver.js';
+import { BENCH_ROOT as ROOT, byOp, fmtMiB, fmtMs, numberFlag, parseFlags, resultPath, runPythonPeer, runMain, stats, writeResults, type CommonCli, type Stats } from './lib/driver.js';
 import { cpuBusy } from './lib/suite.js';
 
 const GENERATOR = path.join(ROOT, 'weights', 'make_deeplab_goldens.py');
@@ -44,7 +44,7 @@ const USAGE = `usage: npx tsx bench/deeplab.bench.ts [options]
   --unsafe          disable Dawn's robustness transform (same as SEEDMASK_UNSAFE=1)
   --out FILE        JSON output (default bench/results/deeplab-<adapter>-<date>.json)`;
 
-interface Cli {
+interface Cli extends CommonCli {
   model: DeepLabModelName;
   height: number;
   width: number;
@@ -52,10 +52,6 @@ interface Cli {
   scales: number[] | undefined;
   weights: string | undefined;
   profile: boolean;
-  peer: boolean;
-  python: string;
-  unsafe: boolean;
-  out: string | undefined;
 }
 
 function parseArgs(argv: string[]): Cli {

@@ -35,7 +35,7 @@ import { ClipModel } from '../src/models/clip/model.js';
 import { VOC_LABELSET, backgroundPrompts, classPrompts, parseLabels } from '../src/wsss/labelset.js';
 import { SeedPipeline, type SeedResult } from '../src/wsss/seeds.js';
 import { syntheticScene } from './lib/data.js';
-import { BENCH_ROOT as ROOT, fmtMs, fmtRate, fmtRatio, numberFlag, parseFlags, resultPath, runPythonPeer, runMain, stats, table, writeResults, type Stats } from './lib/driver.js';
+import { BENCH_ROOT as ROOT, fmtMs, fmtRate, fmtRatio, numberFlag, parseFlags, resultPath, runPythonPeer, runMain, stats, table, writeResults, type CommonCli, type Stats } from './lib/driver.js';
 import { cpuBusy } from './lib/suite.js';
 
 const DEFAULT_WEIGHTS = 'weights/generated/vitb16/clip_openai.safetensors';
@@ -56,20 +56,16 @@ const USAGE = `usage: npm run bench:seeds -- [options]
   --unsafe          disable Dawn's robustness transform (same as SEEDMASK_UNSAFE=1)
   --out FILE        JSON output (default bench/results/seeds-<adapter>-<date>.json)`;
 
-interface Cli {
+interface Cli extends CommonCli {
   width: number;
   height: number;
   image: string | undefined;
   cases: number[][];
   warm: number | undefined;
   quick: boolean;
-  peer: boolean;
   profile: boolean;
   weights: string;
   bpe: string;
-  python: string;
-  unsafe: boolean;
-  out: string | undefined;
 }
 
 function parseArgs(argv: string[]): Cli {

@@ -40,6 +40,14 @@ export function numberFlag(flag: string, value: string | undefined, min: number,
   return x;
 }
 
+/** The options every model bench takes: the peer, its interpreter, Dawn's robustness, the output file. */
+export interface CommonCli {
+  peer: boolean;
+  python: string;
+  unsafe: boolean;
+  out: string | undefined;
+}
+
 export interface Stats { p50: number; min: number; max: number; samples: number[] }
 
 export function stats(samples: readonly number[]): Stats {
