@@ -12,6 +12,7 @@
 // Labels are bytes, four per u32 word (pixel 4w + b in byte b, little-endian): one invocation per
 // word, so no two invocations write the same word.
 // @include common/dispatch.wgsl
+// @include common/power.wgsl
 // @include common/f16.wgsl
 
 const BG_MODE: u32 = 0u;       // @param 0 power (1 − max)^τ, 1 constant plane, 2 channel 0 is bg
@@ -37,22 +38,7 @@ fn h(v: f32) -> f32 {
   return v;
 }
 
-fn power(d: f32) -> f32 {
-  if (p.exponent_int > 0u) {
-    var result = 1.0;
-    var base = d;
-    var e = p.exponent_int;
-    loop {
-      if ((e & 1u) == 1u) { result = result * base; }
-      e = e >> 1u;
-      if (e == 0u) { break; }
-      base = base * base;
-    }
-    return result;
-  }
-  if (d <= 0.0) { return 0.0; }
-  return pow(d, p.exponent);
-}
+fn power(d: f32) -> f32 { return int_or_real_power(d, p.exponent_int, p.exponent); }
 
 fn classify(px: u32) -> u32 {
   // Channel c of the foreground scores lives at fg0 + c·pixels.

@@ -10,6 +10,7 @@
 // R ≤ col < w − R (border pixels have fewer pairs); the transpose supplies the other direction.
 // Integer β (≤ 64) is applied by binary powering in f32, any other β by pow().
 // @include common/dispatch.wgsl
+// @include common/power.wgsl
 
 const WG: u32 = 64u; // @param invocations per workgroup
 
@@ -38,21 +39,7 @@ fn is_from(y: i32, x: i32) -> bool {
   return y < i32(p.h) - rf && x >= rf && x < i32(p.w) - rf;
 }
 
-fn power(v: f32) -> f32 {
-  if (p.beta_int > 0u) {
-    var result = 1.0;
-    var base = v;
-    var e = p.beta_int;
-    loop {
-      if ((e & 1u) == 1u) { result = result * base; }
-      e = e >> 1u;
-      if (e == 0u) { break; }
-      base = base * base;
-    }
-    return result;
-  }
-  return pow(v, p.beta);
-}
+fn power(v: f32) -> f32 { return int_or_real_power(v, p.beta_int, p.beta); }
 
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,

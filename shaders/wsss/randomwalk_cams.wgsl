@@ -3,6 +3,7 @@
 // with zeros to [K + 1, POOL·h, POOL·w] and average-pool POOL×POOL with stride POOL → out [K + 1, h·w].
 // POOL = 1 (CAMs already at feature resolution) is the identity pooling. One invocation per output.
 // @include common/dispatch.wgsl
+// @include common/power.wgsl
 
 const WG: u32 = 64u; // @param invocations per workgroup
 
@@ -22,22 +23,7 @@ struct Params {
 @group(0) @binding(1) var<storage, read> cams: array<f32>;
 @group(0) @binding(2) var<storage, read_write> seeds: array<f32>;
 
-fn power(v: f32) -> f32 {
-  if (p.alpha_int > 0u) {
-    var result = 1.0;
-    var base = v;
-    var e = p.alpha_int;
-    loop {
-      if ((e & 1u) == 1u) { result = result * base; }
-      e = e >> 1u;
-      if (e == 0u) { break; }
-      base = base * base;
-    }
-    return result;
-  }
-  if (v <= 0.0) { return 0.0; }
-  return pow(v, p.alpha);
-}
+fn power(v: f32) -> f32 { return int_or_real_power(v, p.alpha_int, p.alpha); }
 
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
