@@ -9,10 +9,10 @@
 // and, where the adapter has timestamp-query, a per-op breakdown from one extra profiled run
 // (`run(..., { profile: true })`; the profiler puts each dispatch in its own pass, so that run is a
 // little slower and is not one of the warm samples). Then the text tower on the 20 VOC prompts
-// "a clean origami {}." (CLIP-ES's template; one batch of 20, context cut to the longest prompt as
-// encodeText does), and the same vision forward in a CPU peer: PyTorch (weights/torch_clip.py,
-// float32, 2 threads) spawned from bench/peers/torch_clip_vision.py with /usr/bin/python3 on the
-// same weights, after seedmask's runs.
+// "a clean origami {}." (CLIP-ES's template; batched by prompt length as encodeText does, see
+// ClipModel.textGroups), and the same vision forward in a CPU peer: PyTorch (weights/torch_clip.py's
+// parameters, Linear as 1×1 convolution, float32, 2 threads) spawned from
+// bench/peers/torch_clip_vision.py with /usr/bin/python3 on the same weights, after seedmask's runs.
 //
 // Sizes: 224 (= 224×224), 448, and WxH images such as VOC's 500x375, which go to the model the
 // CLIP-ES way: each side rounded up to a multiple of the patch (500×375 → 512×384, grid 24×32).
@@ -25,7 +25,6 @@ import os from 'node:os';
 import path from 'node:path';
 import { Gpu } from '../src/gpu/context.js';
 import { ClipModel } from '../src/models/clip/model.js';
-import { eotIndices } from '../src/models/clip/text.js';
 import { VOC_LABELSET } from '../src/wsss/labelset.js';
 import { pseudoImage } from './lib/data.js';
 import { BENCH_ROOT as ROOT, byOp, fmtMiB, fmtMs, fmtRate, numberFlag, parseFlags, resultPath, runPythonPeer, runMain, stats, table, writeResults, type CommonCli, type OpRow, type Stats } from './lib/driver.js';
@@ -225,20 +224,21 @@ async function main(): Promise<number> {
           samples.push(performance.now() - t);
         }
         const warm = stats(samples);
-        // The graph encodeText used: batch 20, context = the longest prompt rounded up to 8.
+        // The graphs encodeText used: one per group of prompts of similar length (textGroups).
         const full = model.config.text.contextLength;
-        const ids = model.tokenizer.tokenize(prompts, full);
-        let longest = 1;
-        for (const e of eotIndices(ids, prompts.length, full)) longest = Math.max(longest, (e % full) + 1);
-        const ctx = Math.min(full, Math.ceil(longest / 8) * 8);
-        const graph = await model.textGraph(prompts.length, ctx);
-        let flops = 0;
-        for (const node of graph.graph.nodes) flops += node.op.flops?.(node.inputs, node.attrs) ?? 0;
+        const groups = model.textGroups(model.tokenizer.tokenize(prompts, full), prompts.length);
+        let flops = 0, peakBytes = 0;
+        for (const grp of groups) {
+          const graph = await model.textGraph(grp.rows.length, grp.contextLength);
+          for (const node of graph.graph.nodes) flops += node.op.flops?.(node.inputs, node.attrs) ?? 0;
+          peakBytes = Math.max(peakBytes, graph.plan.peakBytes + graph.weightBytes);
+        }
+        const ctx = groups.map((grp) => `${grp.rows.length}×${grp.contextLength}`).join(' + ');
         text = {
           prompts: prompts.length, template: VOC_LABELSET.template, contextLength: ctx, coldMs, warm, flops,
-          gflops: flops / (warm.p50 * 1e6), peakBytes: graph.plan.peakBytes + graph.weightBytes, cpuBusyBefore,
+          gflops: flops / (warm.p50 * 1e6), peakBytes, cpuBusyBefore,
         };
-        console.log(`  batch ${prompts.length} × ${ctx} tokens: cold ${fmtMs(coldMs)} ms, warm p50 ${fmtMs(warm.p50)} ms, ${fmtRate(text.gflops as number)} GFLOP/s`);
+        console.log(`  ${prompts.length} prompts as ${ctx} tokens: cold ${fmtMs(coldMs)} ms, warm p50 ${fmtMs(warm.p50)} ms, ${fmtRate(text.gflops as number)} GFLOP/s`);
       }
     }
     await model.destroy();
@@ -281,7 +281,7 @@ async function main(): Promise<number> {
     }
     if (text && !('error' in text)) {
       const w = text.warm as Stats;
-      console.log(`\ntext: ${text.prompts as number} prompts × ${text.contextLength as number} tokens: cold ${fmtMs(text.coldMs as number)} ms, warm p50 ${fmtMs(w.p50)} ms (×${w.samples.length}), ${fmtRate(text.gflops as number)} GFLOP/s, peak ${fmtMiB(text.peakBytes as number)}`);
+      console.log(`\ntext: ${text.prompts as number} prompts as ${text.contextLength as string} tokens: cold ${fmtMs(text.coldMs as number)} ms, warm p50 ${fmtMs(w.p50)} ms (×${w.samples.length}), ${fmtRate(text.gflops as number)} GFLOP/s, peak ${fmtMiB(text.peakBytes as number)}`);
     }
 
     const file = cli.out ?? resultPath('clip', header.kind, gpu.traits.adapter.architecture || gpu.traits.adapter.vendor, header.date);

@@ -274,11 +274,13 @@ export class ClipModel {
   }
 
   /**
-   * Text embeddings [B, E] (not normalised), tokenized with `clip.tokenize` rules. By default the
-   * rows are cut after the longest prompt (rounded up to a multiple of 8 tokens, so that few graph
-   * sizes arise): with the causal mask the EOT token never sees the padding after it, so the
-   * features are those of the full context up to float32 summation order, at a fraction of the
-   * cost (a VOC prompt has 8–13 tokens of 77). `contextLength: 'full'` keeps all 77.
+   * Text embeddings [B, E] (not normalised), tokenized with `clip.tokenize` rules. By default each
+   * prompt runs only as far as it needs: with the causal mask the EOT token never sees the padding
+   * after it, so the features are those of the full context up to float32 summation order. Prompts
+   * are grouped by their length rounded up to a multiple of 8 tokens (few graph sizes arise) and
+   * each group runs as one batch at that context: a VOC prompt has 7–13 tokens of 77, and the 45
+   * prompts of the VOC label set take 392 token rows instead of 720 at one shared context.
+   * `contextLength: 'full'` keeps all 77 for every prompt.
    */
   async encodeText(texts: string | readonly string[], opts: { contextLength?: 'auto' | 'full' } = {}): Promise<Float32Array> {
     if (!this.tokenizer) throw new ClipGraphError('encodeText: this model has no tokenizer (give ClipModelOptions.tokenizer, or use encodeTokens)');
@@ -286,12 +288,29 @@ export class ClipModel {
     const full = this.config.text.contextLength;
     const ids = this.tokenizer.tokenize(list, full);
     if (opts.contextLength === 'full') return this.encodeTokens(ids, list.length, full);
-    let longest = 1;
-    for (const eot of eotIndices(ids, list.length, full)) longest = Math.max(longest, (eot % full) + 1);
-    const ctx = Math.min(full, Math.ceil(longest / 8) * 8);
-    const cut = new Int32Array(list.length * ctx);
-    for (let b = 0; b < list.length; b++) cut.set(ids.subarray(b * full, b * full + ctx), b * ctx);
-    return this.encodeTokens(cut, list.length, ctx);
+    const E = this.config.embedDim;
+    const out = new Float32Array(list.length * E);
+    for (const { contextLength: ctx, rows } of this.textGroups(ids, list.length)) {
+      const cut = new Int32Array(rows.length * ctx);
+      rows.forEach((b, r) => cut.set(ids.subarray(b * full, b * full + ctx), r * ctx));
+      const emb = await this.encodeTokens(cut, rows.length, ctx);
+      rows.forEach((b, r) => out.set(emb.subarray(r * E, (r + 1) * E), b * E));
+    }
+    return out;
+  }
+
+  /**
+   * How encodeText batches token rows `ids` [B, 77]: the prompts grouped by their length (EOT
+   * position + 1) rounded up to a multiple of 8, shortest context first.
+   */
+  textGroups(ids: Int32Array, batch: number): Array<{ contextLength: number; rows: number[] }> {
+    const full = this.config.text.contextLength;
+    const groups = new Map<number, number[]>();
+    eotIndices(ids, batch, full).forEach((eot, b) => {
+      const ctx = Math.min(full, Math.ceil(((eot % full) + 1) / 8) * 8);
+      groups.set(ctx, [...(groups.get(ctx) ?? []), b]);
+    });
+    return [...groups].sort((a, b) => a[0] - b[0]).map(([contextLength, rows]) => ({ contextLength, rows }));
   }
 
   /** CLIP-ES's zero-shot class embeddings [classes, E], L2-normalised (§2.3). */

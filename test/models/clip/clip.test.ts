@@ -235,7 +235,7 @@ describe('CLIP on the GPU against PyTorch', () => {
     expect(() => fillTemplate('no slot', 'cat')).toThrow(/exactly one \{\}/);
   });
 
-  it('encodeText / zeroShotClassifier with a toy vocabulary: the context is cut after the longest prompt', async () => {
+  it('encodeText / zeroShotClassifier with a toy vocabulary: each prompt runs to its own length, grouped by multiples of 8', async () => {
     // 256 byte symbols, the lowercase letters and '.', '!' with </w>, then the two specials (EOT =
     // the largest id, 285 < the tiny model's 320). No merges: one token per character.
     const words = [...'abcdefghijklmnopqrstuvwxyz.!'].map((ch) => `${ch}</w>`);
@@ -243,11 +243,17 @@ describe('CLIP on the GPU against PyTorch', () => {
     const tok = ClipTokenizer.fromHuggingFace(Object.fromEntries(tokens.map((t, i) => [t, i])), '#version: 0.2\n', { contextLength: loaded.config.text.contextLength });
     const m = ClipModel.fromWeights(model.gpu, loaded, tok);
     try {
-      const prompts = ['cat.', 'a dog!'];
-      const auto = await m.encodeText(prompts); // longest row: 6 tokens → context 8
-      const full = await m.encodeText(prompts, { contextLength: 'full' }); // 16
-      expect(m.cachedGraphs.text).toBe(2);
-      expectClose(auto, full, { atol: 2e-5, rtol: 2e-5 }, 'context 8 against 16');
+      // 6, 15 and 8 tokens with SOT and EOT: rows 0 and 2 run at context 8, row 1 at 16.
+      const prompts = ['cat.', 'a big brown cat.', 'a dog!'];
+      expect(m.textGroups(tok.tokenize(prompts, 16), 3)).toEqual([{ contextLength: 8, rows: [0, 2] }, { contextLength: 16, rows: [1] }]);
+      const auto = await m.encodeText(prompts);
+      const full = await m.encodeText(prompts, { contextLength: 'full' }); // 3 rows of 16
+      expect(m.cachedGraphs.text).toBe(3); // 2×8, 1×16, 3×16
+      expectClose(auto, full, { atol: 2e-5, rtol: 2e-5 }, 'grouped contexts against 16');
+      const other = await m.encodeText(['a dog!', 'cat.']); // same group, other order: rows follow the prompts
+      const E0 = loaded.config.embedDim;
+      expectClose(other.subarray(0, E0), full.subarray(2 * E0, 3 * E0), { atol: 2e-5, rtol: 2e-5 }, 'a dog! first');
+      expectClose(other.subarray(E0), full.subarray(0, E0), { atol: 2e-5, rtol: 2e-5 }, 'cat. second');
       const E = loaded.config.embedDim;
       const got = await m.zeroShotClassifier(['cat', 'dog'], ['{}.', 'a {}!']);
       const unit = l2NormalizeRows(await m.encodeText(['cat.', 'a cat!', 'dog.', 'a dog!']), E);
