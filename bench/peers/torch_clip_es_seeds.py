@@ -40,7 +40,7 @@ sys.path.insert(0, HERE)
 import clip_es_caa as caa  # noqa: E402
 import clip_es_torch as es  # noqa: E402
 from torch_clip import build_clip  # noqa: E402
-from torch_clip_vision import config_from_state_dict, read_safetensors  # noqa: E402
+from torch_clip_vision import config_from_state_dict, load_openai_state_dict  # noqa: E402
 
 CAA_LAYERS = 8
 
@@ -86,7 +86,7 @@ def main() -> None:
     from PIL import Image
 
     t0 = time.perf_counter()
-    sd = read_safetensors(args.weights)
+    sd = load_openai_state_dict(args.weights)
     model = build_clip(config_from_state_dict(sd))
     model.load_state_dict(sd, strict=True)
     model.float().eval()

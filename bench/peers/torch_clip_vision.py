@@ -56,10 +56,38 @@ def read_safetensors(path: str) -> "dict[str, torch.Tensor]":
             arr = np.frombuffer(raw, dtype="<f2").astype(np.float32)
         elif dtype == "F32":
             arr = np.frombuffer(raw, dtype="<f4").astype(np.float32)
+        elif dtype == "I64":  # e.g. Hugging Face's position_ids buffer
+            arr = np.frombuffer(raw, dtype="<i8")
         else:
             raise SystemExit(f"{path}: tensor {key} has dtype {dtype}, which this peer does not read")
         out[key] = torch.from_numpy(arr.reshape(shape).copy())
     return out
+
+
+def load_openai_state_dict(path: str) -> "dict[str, torch.Tensor]":
+    """OpenAI-layout CLIP weights as float32 tensors: a safetensors file (read with numpy), a plain
+    state-dict .pt/.pth (torch.load with weights_only, so no pickled code runs), or OpenAI's
+    TorchScript archive (ViT-B-16.pt; torch.jit.load, as clip.load does). Hugging Face's layout
+    (vision_model.*) is not translated here: export OpenAI keys or use seedmask alone (--no-peer)."""
+    if path.endswith(".safetensors"):
+        sd = read_safetensors(path)
+    else:
+        try:
+            sd = torch.load(path, map_location="cpu", weights_only=True)
+        except Exception:  # a TorchScript archive is not a plain pickle
+            sd = torch.jit.load(path, map_location="cpu")
+        if isinstance(sd, torch.jit.ScriptModule):  # torch.load hands TorchScript archives to torch.jit.load
+            sd = sd.state_dict()
+        if isinstance(sd, dict) and "state_dict" in sd and isinstance(sd["state_dict"], dict):
+            sd = sd["state_dict"]
+        sd = {k: v.float() for k, v in sd.items() if isinstance(v, torch.Tensor)}
+    if "visual.conv1.weight" not in sd:
+        hf = any(k.startswith(("vision_model.", "text_model.")) for k in sd)
+        raise SystemExit(f"{path}: no visual.conv1.weight; " + ("this is the Hugging Face layout, which the PyTorch peer does not read (use OpenAI keys or --no-peer)"
+                                                               if hf else "not OpenAI-layout CLIP weights"))
+    for key in ("input_resolution", "context_length", "vocab_size", "attn_mask"):  # TorchScript extras and buffers CLIP rebuilds
+        sd.pop(key, None)
+    return sd
 
 
 def config_from_state_dict(sd) -> ClipConfig:
@@ -114,7 +142,7 @@ def main() -> None:
     torch.set_num_threads(args.threads)
 
     t0 = time.perf_counter()
-    sd = read_safetensors(args.weights)
+    sd = load_openai_state_dict(args.weights)
     cfg = config_from_state_dict(sd)
     model = build_clip(cfg)
     model.load_state_dict(sd, strict=True)
