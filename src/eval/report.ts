@@ -43,9 +43,12 @@ function iouBars(report: SeedReport): string {
   return `<p>${legend(series.map((s) => ({ label: s.label, colour: s.colour })))}</p>${groupedBars({ groups: classes.map((c) => c.name), series, format: (v) => `${pct(v)} %` })}`;
 }
 
-/** One stacked bar of the mean time per image, by step. */
+/**
+ * One stacked bar of the mean time per image, by step: the pipeline's own steps only ('total' is
+ * their sum plus bookkeeping, and dotted keys such as gradcam.vision are parts of a step).
+ */
 function timingBar(timings: Record<string, number>): string {
-  const stages = Object.entries(timings).filter(([, v]) => v > 0).map(([name, ms]) => ({ name, ms }));
+  const stages = Object.entries(timings).filter(([k, v]) => v > 0 && k !== 'total' && !k.includes('.')).map(([name, ms]) => ({ name, ms }));
   if (stages.length === 0) return '<p>no timings</p>';
   const chart = stackedBars([{ label: 'per image', stages }]);
   return `${chart.svg}<p>${legend(stages.map((s) => ({ label: `${s.name} ${s.ms.toFixed(0)} ms`, colour: chart.colour(s.name) })))}</p>`;
