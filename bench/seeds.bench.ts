@@ -216,7 +216,7 @@ async function main(): Promise<number> {
       for (let i = 0; i < warmRuns; i++) {
         last = await pipeline.run(image, labels, { refiner: 'crf', profile });
         runs.push(stepTimes(last));
-        if (last.flops) flops = last.flops;
+        if (last.flops) flops = { ...last.flops };
         console.log(`  warm ${i + 1}: ${Object.entries(runs.at(-1)!).map(([k, v]) => `${k} ${fmtMs(v)}`).join(', ')}`);
       }
       if (flops['gradcam.block'] !== undefined) {

@@ -20,6 +20,7 @@ import { buildHarness } from './lib/build.js';
 import { CLIP_TOLERANCE, type ClipCaseSpec } from './lib/clip-cases.js';
 import type { MeasureOptions } from './lib/measure.js';
 import { PEERS, PROGRESS_MARK, speedRatio, type BrowserBenchResults, type CaseResult, type PeerId } from './lib/results.js';
+import { fmtMs, fmtRate } from '../bench/lib/driver.js';
 import { cpuBusy } from '../bench/lib/suite.js';
 import { renderReport } from './report.js';
 
@@ -165,8 +166,7 @@ function clipCases(cli: Cli, log: (s: string) => void): ClipCaseSpec[] {
 // ---------------------------------------------------------------------------------------------
 // Printing
 
-const fmtMs = (ms: number) => (ms >= 100 ? ms.toFixed(0) : ms >= 10 ? ms.toFixed(1) : ms.toFixed(2));
-const fmtRate = (r: number) => (r >= 100 ? r.toFixed(0) : r >= 10 ? r.toFixed(1) : r.toFixed(2));
+// Ratios here are peer time / seedmask time, mostly above 1: one decimal from 10 on.
 const fmtRatio = (r: number) => (r >= 10 ? r.toFixed(1) : r.toFixed(2));
 
 function caseRow(c: CaseResult, peers: PeerId[]): string[] {

@@ -6,6 +6,7 @@
 //   stages  per-run stacked bars of stage times (e.g. preprocess, CLIP, Grad-CAM, refinement)
 //   miou    per-class IoU bars, one bar per series (e.g. seedmask vs a reference), with the mean
 import { DEFAULT_LAYOUT, escapeHtml, groupedBars, legend, paletteColour, stackedBars } from '../src/eval/charts.js';
+import { fmtMs, fmtRate } from '../bench/lib/driver.js';
 import { speedRatio, type BrowserBenchResults, type CaseResult, type EngineRun } from './lib/results.js';
 
 export interface StagesSection {
@@ -29,13 +30,10 @@ export interface ReportInput extends BrowserBenchResults {
 const ENGINE_COLOURS: Record<string, string> = { seedmask: '#1b7f5b', 'ort-jsep': '#3b6fb6', 'ort-native': '#7a5bb5', tfjs: '#d9822b' };
 
 export { escapeHtml };
-const fmtMs = (ms: number) => (ms >= 100 ? ms.toFixed(0) : ms >= 10 ? ms.toFixed(1) : ms.toFixed(2));
 const fmtRatio = (r: number) => `${r >= 10 ? r.toFixed(1) : r.toFixed(2)}×`;
-const fmtRate = (r: number) => (r >= 100 ? r.toFixed(0) : r >= 10 ? r.toFixed(1) : r.toFixed(2));
 const fmtSci = (x: number) => (x === 0 ? '0' : Number.isFinite(x) ? x.toExponential(2) : String(x));
 
-const LAYOUT = DEFAULT_LAYOUT;
-const LABEL_W = LAYOUT.label, BAR_W = LAYOUT.bar, ROW_H = 20, W = LAYOUT.label + LAYOUT.bar + LAYOUT.text;
+const LABEL_W = DEFAULT_LAYOUT.label, BAR_W = DEFAULT_LAYOUT.bar, ROW_H = 20, W = LABEL_W + BAR_W + DEFAULT_LAYOUT.text;
 
 interface Bar {
   label: string;
@@ -118,7 +116,7 @@ function summary(r: BrowserBenchResults): string {
 }
 
 function stagesSection(s: StagesSection): string {
-  const chart = stackedBars(s.runs, { layout: LAYOUT, format: (ms) => `${fmtMs(ms)} ms` });
+  const chart = stackedBars(s.runs, { format: (ms) => `${fmtMs(ms)} ms` });
   const key = legend(chart.names.map((n) => ({ label: n, colour: chart.colour(n) })));
   const table = `<table><thead><tr><th>run</th>${chart.names.map((n) => `<th>${escapeHtml(n)} ms</th>`).join('')}<th>total ms</th></tr></thead><tbody>${s.runs
     .map((r) => `<tr><td>${escapeHtml(r.label)}</td>${chart.names.map((n) => `<td>${fmtMs(r.stages.filter((st) => st.name === n).reduce((a, st) => a + st.ms, 0))}</td>`).join('')}<td>${fmtMs(r.stages.reduce((a, st) => a + st.ms, 0))}</td></tr>`)
@@ -131,13 +129,13 @@ function miouSection(m: MiouSection): string {
     const v = iou.filter((x) => Number.isFinite(x));
     return v.length ? v.reduce((a, b) => a + b, 0) / v.length : NaN;
   };
-  // One more group after the classes: each series' mean over the classes present.
-  const series = m.series.map((s, i) => ({ label: s.label, colour: paletteColour(i), values: [...s.iou, mean(s.iou)] }));
   for (const s of m.series) {
     if (s.iou.length !== m.classes.length) throw new Error(`renderReport: miou series '${s.label}' has ${s.iou.length} values for ${m.classes.length} classes`);
   }
+  // One more group after the classes: each series' mean over the classes present.
+  const series = m.series.map((s, i) => ({ label: s.label, colour: paletteColour(i), values: [...s.iou, mean(s.iou)] }));
   const key = legend(m.series.map((s, i) => ({ label: `${s.label} (mIoU ${(100 * mean(s.iou)).toFixed(1)} %)`, colour: paletteColour(i) })));
-  const chart = groupedBars({ groups: [...m.classes, 'mean'], series, layout: LAYOUT, bold: (g) => g === m.classes.length });
+  const chart = groupedBars({ groups: [...m.classes, 'mean'], series, bold: (g) => g === m.classes.length });
   return `<section id="miou"><h2>${escapeHtml(m.title ?? 'IoU per class')}</h2><p>${key}</p>${chart}</section>`;
 }
 

@@ -197,7 +197,7 @@ export class SeedPipeline {
         width: W, height: H, labels, grid: gc.grid, probs: gc.probs, gridCams: gc.camsHost, cams: camsHost, seeds,
         stages: Object.fromEntries(STAGES.filter((s) => wanted.has(s)).map((s) => [s, stages[s]!])) as SeedResult['stages'],
         timings,
-        ...(flops ? { flops } : {}),
+        flops,
       };
       timings.total = performance.now() - start;
       return result;

@@ -308,7 +308,9 @@ export class ClipModel {
     const groups = new Map<number, number[]>();
     eotIndices(ids, batch, full).forEach((eot, b) => {
       const ctx = Math.min(full, Math.ceil(((eot % full) + 1) / 8) * 8);
-      groups.set(ctx, [...(groups.get(ctx) ?? []), b]);
+      const rows = groups.get(ctx);
+      if (rows) rows.push(b);
+      else groups.set(ctx, [b]);
     });
     return [...groups].sort((a, b) => a[0] - b[0]).map(([contextLength, rows]) => ({ contextLength, rows }));
   }
