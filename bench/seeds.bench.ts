@@ -150,7 +150,7 @@ async function main(): Promise<number> {
     console.error(`${cli.bpe} not found: the label prompts need the CLIP BPE vocabulary (--bpe PATH)`);
     return 2;
   }
-  const image = cli.image ? decodeImage(new Uint8Array(readFileSync(cli.image)), cli.image) : syntheticScene(cli.width, cli.height);
+  const image = cli.image ? await decodeImage(new Uint8Array(readFileSync(cli.image)), cli.image) : syntheticScene(cli.width, cli.height);
   const gpu = await Gpu.open({ unsafeNoRobustness: cli.unsafe });
   const scratch = mkdtempSync(path.join(os.tmpdir(), 'seedmask-seeds-bench-'));
   try {

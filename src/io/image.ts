@@ -1,17 +1,22 @@
 // Decoding and encoding photos: JPEG and PNG to and from RGBA8.
 //
-// The decoders are the pure-JS jpeg-js and pngjs, so Node and the browser decode the same pixels.
-// Two rules from the spec (algorithms.md §8.13):
-//   - EXIF orientation is ignored. Dataset annotations refer to the stored pixel array (PIL and
-//     cv2.imread do not rotate either); a decoder that rotated would misalign image and mask.
+// Decoding gives the pixels of `PIL.Image.open(f).convert("RGB")`, which is how CLIP-ES reads every
+// image, in Node and in browsers alike (docs/decoding.md):
+//   - JPEG: libjpeg-turbo in WebAssembly (jpeg.ts), bit-exact with PIL's libjpeg-turbo.
+//   - PNG: png.ts, with PIL's sample rules (16-bit colour keeps the high byte, 16-bit greyscale is
+//     clipped to 255, low-depth greyscale is scaled, tRNS only sets alpha).
+//   - EXIF orientation is ignored. Dataset annotations refer to the stored pixel array (PIL does
+//     not rotate); a decoder that rotated would misalign image and mask.
 //   - Greyscale images come back as three equal channels (plus opaque alpha), never as one.
-// Alpha is passed through; the pipeline uses RGB only, like CLIP-ES's `.convert("RGB")`, which
-// drops alpha without compositing. Reading from disk: files.ts (this module touches no file system;
-// pngjs needs Node's Buffer, which browser bundles must provide).
+// Alpha is passed through; the pipeline uses RGB only, like `.convert("RGB")`, which drops alpha
+// without compositing. Reading from disk: files.ts (this module touches no file system). Encoding
+// (world generation, overlays) uses the pure-JS jpeg-js and pngjs; pngjs needs Node's Buffer.
 
 import jpeg from 'jpeg-js';
 import { PNG } from 'pngjs';
 import { IoError, messageOf } from './errors.js';
+import { decodeJpeg } from './jpeg.js';
+import { decodePng } from './png.js';
 
 /** An 8-bit RGBA image: `data[4 * (y * width + x) + c]`, c = 0 red … 3 alpha. */
 export interface RgbaImage {
@@ -37,35 +42,20 @@ export function sniffImageFormat(bytes: Uint8Array): ImageFormat | { unsupported
   return { unsupported: 'unknown' };
 }
 
-/** Decodes JPEG or PNG bytes to RGBA8. `name` (the file path, usually) prefixes every error. */
-export function decodeImage(bytes: Uint8Array, name = '<buffer>'): RgbaImage {
+/** Decodes JPEG or PNG bytes to RGBA8 as PIL does. `name` (the file path, usually) prefixes every error. */
+export async function decodeImage(bytes: Uint8Array, name = '<buffer>'): Promise<RgbaImage> {
   const format = sniffImageFormat(bytes);
   if (typeof format !== 'string') {
     const what = format.unsupported === 'unknown' ? 'not a JPEG or PNG file (unrecognised signature)' : `${format.unsupported} images are not supported (JPEG or PNG expected)`;
     throw new IoError(name, what);
   }
   try {
-    return format === 'jpeg' ? decodeJpeg(bytes) : decodePng(bytes);
+    return format === 'jpeg' ? await decodeJpeg(bytes, MAX_MEGAPIXELS * 1e6) : decodePng(bytes, MAX_MEGAPIXELS * 1e6);
   } catch (err) {
     if (err instanceof IoError) throw err;
     // The decoders' own messages ("marker was not found") mean nothing to a user; say what it is.
     throw new IoError(name, `corrupt or truncated ${format === 'jpeg' ? 'JPEG' : 'PNG'} (decoder: ${messageOf(err)})`, { cause: err });
   }
-}
-
-function decodeJpeg(bytes: Uint8Array): RgbaImage {
-  // tolerantDecoding: false makes a truncated scan an error instead of a silently grey image bottom.
-  // jpeg-js keeps any EXIF block aside (exifBuffer) and never rotates: that is the behaviour we want.
-  // With formatAsRGBA it expands one-component (greyscale) JPEGs to R = G = B.
-  const decoded = jpeg.decode(bytes, { useTArray: true, formatAsRGBA: true, tolerantDecoding: false, maxResolutionInMP: MAX_MEGAPIXELS, maxMemoryUsageInMB: 2048 });
-  return { width: decoded.width, height: decoded.height, data: decoded.data };
-}
-
-function decodePng(bytes: Uint8Array): RgbaImage {
-  // pngjs expands palette, greyscale and 16-bit images to 8-bit RGBA (16-bit rescaled by 255/65535).
-  const png = PNG.sync.read(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
-  if (png.width * png.height > MAX_MEGAPIXELS * 1e6) throw new Error(`image of ${png.width}×${png.height} exceeds ${MAX_MEGAPIXELS} megapixels`);
-  return { width: png.width, height: png.height, data: new Uint8Array(png.data.buffer, png.data.byteOffset, png.data.byteLength) };
 }
 
 /** Encodes RGBA8 as baseline JPEG (alpha dropped). Quality 1..100; deterministic for given input. */

@@ -1,0 +1,189 @@
+// JPEG decoding with libjpeg-turbo compiled to WebAssembly (the `@cwasm/jpeg-turbo` package's
+// module, driven through TurboJPEG's C API directly), so that Node and browsers decode exactly the
+// pixels PIL and OpenCV decode: libjpeg-turbo with its defaults, the accurate integer IDCT and fancy
+// upsampling. Measured against Pillow 9.4 in test/io/decode-goldens.test.ts (every pixel equal);
+// the choice between candidate decoders is in docs/decoding.md.
+//
+// PIL's rules on top of libjpeg (JpegImagePlugin, Convert.c), which this module reproduces:
+//   - no EXIF rotation: pixels come back as stored;
+//   - one component → R = G = B;
+//   - four components (CMYK, or YCCK which libjpeg turns into CMYK) are read as Adobe-inverted
+//     CMYK ("CMYK;I", whatever the Adobe marker says) and converted with PIL's cmyk2rgb;
+//   - libjpeg warnings ("extraneous bytes before marker") do not fail the image, but a file that
+//     ends before its last scan does ("image file is truncated").
+// Each decode runs in a fresh instance of the module (instantiation takes well under a
+// millisecond): an error leaves no half-initialised decoder behind and memory is returned at once.
+
+/** Thrown by libjpeg's error_exit (its longjmp); carries nothing: TurboJPEG keeps the text inside. */
+class LibjpegError extends Error {}
+
+export interface DecodedJpeg {
+  width: number;
+  height: number;
+  /** RGBA8, alpha 255. */
+  data: Uint8Array;
+}
+
+interface TurboJpegExports {
+  memory: WebAssembly.Memory;
+  malloc(size: number): number;
+  free(ptr: number): void;
+  tjInitDecompress(): number;
+  tjDestroy(handle: number): number;
+  tjDecompressHeader3(handle: number, src: number, size: number, width: number, height: number, subsamp: number, colorspace: number): number;
+  tjDecompress2(handle: number, src: number, size: number, dst: number, width: number, pitch: number, height: number, pixelFormat: number, flags: number): number;
+}
+
+// TurboJPEG's enums (turbojpeg.h).
+const TJPF_RGB = 0;
+const TJPF_GRAY = 6;
+const TJPF_CMYK = 11;
+const TJCS_GRAY = 2;
+const TJCS_CMYK = 3;
+const TJCS_YCCK = 4;
+
+let wasmUrl: string | URL | undefined;
+let compiled: Promise<WebAssembly.Module> | undefined;
+
+/** Browser bundles call this with the URL their bundler gave the `.wasm` file (src/gpu/browser.ts). */
+export function registerJpegWasmUrl(url: string | URL): void {
+  wasmUrl = url;
+  compiled = undefined;
+}
+
+async function compileModule(): Promise<WebAssembly.Module> {
+  if (wasmUrl !== undefined) {
+    const response = await fetch(wasmUrl);
+    if (!response.ok) throw new Error(`JPEG decoder: ${String(wasmUrl)}: HTTP ${response.status}`);
+    return WebAssembly.compile(await response.arrayBuffer());
+  }
+  const [{ readFile }, { createRequire }] = await Promise.all([import('node:fs/promises'), import('node:module')]);
+  const path = createRequire(import.meta.url).resolve('@cwasm/jpeg-turbo/jpeg-turbo.wasm');
+  return WebAssembly.compile(await readFile(path));
+}
+
+/** Compiles the decoder once per process (page); `decodeJpeg` calls it, callers may call it early to pay the cost up front. */
+export function loadJpegDecoder(): Promise<WebAssembly.Module> {
+  compiled ??= compileModule().catch((err: unknown) => {
+    compiled = undefined;
+    throw err;
+  });
+  return compiled;
+}
+
+async function instantiate(): Promise<TurboJpegExports> {
+  const fail = (what: string) => () => {
+    throw new Error(`JPEG decoder: unexpected call to ${what}`);
+  };
+  const instance = await WebAssembly.instantiate(await loadJpegDecoder(), {
+    // libjpeg's setjmp/longjmp error handling: setjmp returns 0 once, error_exit's longjmp unwinds
+    // the whole call as a JS exception. The instance is dropped afterwards.
+    env: {
+      setjmp: () => 0,
+      longjmp: () => {
+        throw new LibjpegError('libjpeg error');
+      },
+    },
+    wasi_snapshot_preview1: {
+      environ_sizes_get: () => 0,
+      environ_get: fail('environ_get'),
+      proc_exit: fail('proc_exit'),
+      fd_close: fail('fd_close'),
+      fd_seek: fail('fd_seek'),
+      fd_write: () => 0,
+    },
+  });
+  return instance.exports as unknown as TurboJpegExports;
+}
+
+/** Where the file's first scan starts (after its SOS header), or -1. Markers before it are skipped by their lengths. */
+function firstScanData(bytes: Uint8Array): { scan: number; arithmetic: boolean; precision: number } {
+  let p = 2;
+  let arithmetic = false;
+  let precision = 8;
+  while (p + 4 <= bytes.length) {
+    if (bytes[p] !== 0xff) return { scan: -1, arithmetic, precision };
+    const marker = bytes[p + 1]!;
+    if (marker === 0xff) {
+      p++; // fill byte
+      continue;
+    }
+    const length = (bytes[p + 2]! << 8) | bytes[p + 3]!;
+    // SOF markers C0..CF except DHT (C4), JPG (C8) and DAC (CC); C9..CB and CD..CF are arithmetic.
+    if (marker >= 0xc0 && marker <= 0xcf && marker !== 0xc4 && marker !== 0xc8 && marker !== 0xcc) {
+      arithmetic = marker >= 0xc9;
+      precision = bytes[p + 4] ?? 8;
+    }
+    if (marker === 0xda) return { scan: p + 2 + length, arithmetic, precision };
+    p += 2 + length;
+  }
+  return { scan: -1, arithmetic, precision };
+}
+
+/** True when an EOI marker follows the first scan (inside entropy-coded data 0xFF is followed by 0x00 or RSTn only). */
+function hasEndOfImage(bytes: Uint8Array, from: number): boolean {
+  for (let i = Math.max(from, 0); i + 1 < bytes.length; i++) if (bytes[i] === 0xff && bytes[i + 1] === 0xd9) return true;
+  return false;
+}
+
+/** PIL's MULDIV255: round(a·b / 255) with integer arithmetic. */
+function muldiv255(a: number, b: number): number {
+  const t = a * b + 128;
+  return ((t >> 8) + t) >> 8;
+}
+
+/**
+ * Decodes JPEG bytes to RGBA8 exactly as `PIL.Image.open(f).convert("RGB")` does (alpha 255).
+ * Throws a plain Error with a short reason; `decodeImage` adds the file name.
+ */
+export async function decodeJpeg(bytes: Uint8Array, maxPixels: number): Promise<DecodedJpeg> {
+  const { scan, arithmetic, precision } = firstScanData(bytes);
+  if (precision !== 8) throw new Error(`${precision}-bit samples are not supported (8-bit JPEG expected)`);
+  if (arithmetic) throw new Error('arithmetic-coded JPEGs are not supported');
+  if (scan < 0 || !hasEndOfImage(bytes, scan)) throw new Error('the file ends before the image data does');
+
+  const tj = await instantiate();
+  const input = tj.malloc(bytes.length);
+  const meta = tj.malloc(16);
+  if (!input || !meta) throw new Error(`out of memory for ${bytes.length} bytes of input`);
+  new Uint8Array(tj.memory.buffer, input, bytes.length).set(bytes);
+  try {
+    const handle = tj.tjInitDecompress();
+    if (!handle) throw new Error('could not create a decompressor');
+    if (tj.tjDecompressHeader3(handle, input, bytes.length, meta, meta + 4, meta + 8, meta + 12) !== 0) throw new Error('unreadable JPEG header');
+    const [width, height, , colorspace] = new Int32Array(tj.memory.buffer, meta, 4);
+    if (!(width! > 0 && height! > 0)) throw new Error(`invalid size ${width}×${height}`);
+    if (width! * height! > maxPixels) throw new Error(`image of ${width}×${height} exceeds ${maxPixels / 1e6} megapixels`);
+    const cmyk = colorspace === TJCS_CMYK || colorspace === TJCS_YCCK;
+    const grey = colorspace === TJCS_GRAY;
+    const channels = cmyk ? 4 : grey ? 1 : 3;
+    const n = width! * height!;
+    const output = tj.malloc(n * channels);
+    if (!output) throw new Error(`out of memory for a ${width}×${height} image`);
+    // flags 0: accurate integer IDCT, fancy upsampling, no bottom-up: libjpeg's defaults, PIL's settings.
+    // A return of -1 here is a libjpeg warning (errors unwind as LibjpegError); PIL accepts those too.
+    tj.tjDecompress2(handle, input, bytes.length, output, width!, 0, height!, cmyk ? TJPF_CMYK : grey ? TJPF_GRAY : TJPF_RGB, 0);
+    const src = new Uint8Array(tj.memory.buffer, output, n * channels);
+    const data = new Uint8Array(n * 4);
+    if (grey) {
+      for (let i = 0; i < n; i++) data.fill(src[i]!, 4 * i, 4 * i + 3);
+    } else if (cmyk) {
+      // PIL reads CMYK;I (c' = 255 − c), then cmyk2rgb: r = clip(255 − k' − c'·(255 − k')/255).
+      for (let i = 0; i < n; i++) {
+        const k = src[4 * i + 3]!; // 255 − k'
+        for (let c = 0; c < 3; c++) data[4 * i + c] = k - muldiv255(255 - src[4 * i + c]!, k);
+      }
+    } else {
+      for (let i = 0; i < n; i++) {
+        data[4 * i] = src[3 * i]!;
+        data[4 * i + 1] = src[3 * i + 1]!;
+        data[4 * i + 2] = src[3 * i + 2]!;
+      }
+    }
+    for (let i = 3; i < data.length; i += 4) data[i] = 255;
+    return { width: width!, height: height!, data };
+  } catch (err) {
+    if (err instanceof LibjpegError) throw new Error('libjpeg could not decode it (corrupt data or an unsupported layout)');
+    throw err;
+  }
+}

@@ -1,0 +1,101 @@
+// Decoded pixels against Pillow 9.4 (libjpeg-turbo 2.1) on every file of test/fixtures/decode
+// (made by make_decode_goldens.py): 100 % of pixels equal, no tolerance.
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { IoError } from '../../src/io/errors.js';
+import { decodeImage } from '../../src/io/image.js';
+import { DECODE_FIXTURES, type DecodeManifest, pixelMismatches } from './decode-fixtures.js';
+
+const manifest = JSON.parse(readFileSync(join(DECODE_FIXTURES, 'manifest.json'), 'utf8')) as DecodeManifest;
+const read = (name: string) => new Uint8Array(readFileSync(join(DECODE_FIXTURES, name)));
+
+/** Files PIL decodes that seedmask refuses, each with the reason it gives. */
+const REFUSED: Record<string, RegExp> = { 'arithmetic.jpg': /arithmetic\.jpg: .*arithmetic-coded JPEGs are not supported/ };
+
+describe('decoding matches PIL exactly', () => {
+  it('covers every layout the generator writes', () => {
+    expect(manifest.files.length).toBeGreaterThanOrEqual(38);
+    const modes = new Set(manifest.files.map((f) => f.pil_mode));
+    for (const mode of ['RGB', 'L', 'CMYK', 'RGBA', 'I', '1', 'LA', 'P']) expect(modes, mode).toContain(mode);
+  });
+
+  for (const file of manifest.files) {
+    it(`${file.file}: ${file.what}`, async () => {
+      const bytes = read(file.file);
+      if (REFUSED[file.file]) {
+        await expect(decodeImage(bytes, file.file)).rejects.toThrow(REFUSED[file.file]!);
+        return;
+      }
+      const image = await decodeImage(bytes, file.file);
+      expect([image.width, image.height]).toEqual([file.width, file.height]);
+      const expected = read(file.file.replace(/\.(jpg|png)$/, '.pil.rgb'));
+      expect(pixelMismatches(image.data, expected)).toEqual({ pixels: 0, maxDiff: 0 });
+    });
+  }
+
+  it('PIL and OpenCV (the CRF step of CLIP-ES reads with cv2.imread) differ only on CMYK, 16-bit grey and EXIF-rotated files', () => {
+    const differ = manifest.files.filter((f) => !f.cv2_equals_pil).map((f) => f.file);
+    expect(differ.sort()).toEqual(['cmyk_adobe.jpg', 'exif_rotate90.jpg', 'grey16.png', 'ycck_adobe.jpg']);
+  });
+});
+
+describe('broken JPEGs get named errors', () => {
+  const good = read('baseline_420.jpg');
+
+  it('a file cut anywhere after its header is refused as truncated, as PIL refuses it', async () => {
+    for (const keep of [0.3, 0.6, 0.9, 0.999]) {
+      const cut = good.subarray(0, Math.floor(good.length * keep));
+      await expect(decodeImage(cut, 'cut.jpg')).rejects.toThrow(/^cut\.jpg: corrupt or truncated JPEG/);
+    }
+    await expect(decodeImage(good.subarray(0, 40), 'head.jpg')).rejects.toBeInstanceOf(IoError);
+  });
+
+  it('garbage in the scan data is an error or a decoded image, never a crash; the decoder still works afterwards', async () => {
+    let seed = 7;
+    const random = () => ((seed = (seed * 1103515245 + 12345) >>> 0) / 2 ** 32);
+    for (let trial = 0; trial < 30; trial++) {
+      const bad = good.slice();
+      for (let k = 0; k < 8; k++) bad[600 + Math.floor(random() * (bad.length - 602))] = Math.floor(random() * 256);
+      try {
+        const image = await decodeImage(bad, 'bad.jpg');
+        expect(image.data.length).toBe(101 * 67 * 4);
+      } catch (err) {
+        expect(err).toBeInstanceOf(IoError);
+        expect((err as Error).message).toMatch(/^bad\.jpg: corrupt or truncated JPEG/);
+      }
+    }
+    const again = await decodeImage(good, 'good.jpg');
+    expect(pixelMismatches(again.data, read('baseline_420.pil.rgb')).pixels).toBe(0);
+  });
+
+  it('a corrupt header names the file', async () => {
+    const bad = good.slice();
+    // Zero the SOF0 frame's height and width.
+    const sof = bad.findIndex((b, i) => b === 0xff && bad[i + 1] === 0xc0);
+    bad.fill(0, sof + 5, sof + 9);
+    await expect(decodeImage(bad, 'zero.jpg')).rejects.toThrow(/^zero\.jpg: corrupt or truncated JPEG/);
+  });
+});
+
+describe('broken PNGs get named errors', () => {
+  const good = read('interlaced_rgb8.png');
+
+  it('truncation anywhere, a bad header CRC, an unknown filter and a palette index past the palette', async () => {
+    for (const keep of [0.2, 0.5, 0.9, 0.99]) {
+      await expect(decodeImage(good.subarray(0, Math.floor(good.length * keep)), 'cut.png')).rejects.toThrow(/^cut\.png: corrupt or truncated PNG/);
+    }
+    const badCrc = good.slice();
+    badCrc[29] ^= 1; // last byte of IHDR's CRC
+    await expect(decodeImage(badCrc, 'crc.png')).rejects.toThrow(/^crc\.png: corrupt or truncated PNG \(decoder: bad CRC in the IHDR chunk\)/);
+    const hugeHeader = good.slice();
+    new DataView(hugeHeader.buffer).setUint32(16, 100_000); // width 100000 × height 67, CRC now wrong too
+    await expect(decodeImage(hugeHeader, 'huge.png')).rejects.toBeInstanceOf(IoError);
+  });
+
+  it('a file with everything but IEND decodes, as PIL decodes it', async () => {
+    const noEnd = good.subarray(0, good.length - 12);
+    const image = await decodeImage(noEnd, 'noend.png');
+    expect(pixelMismatches(image.data, read('interlaced_rgb8.pil.rgb')).pixels).toBe(0);
+  });
+});
