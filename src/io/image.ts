@@ -10,13 +10,12 @@
 //   - Greyscale images come back as three equal channels (plus opaque alpha), never as one.
 // Alpha is passed through; the pipeline uses RGB only, like `.convert("RGB")`, which drops alpha
 // without compositing. Reading from disk: files.ts (this module touches no file system). Encoding
-// (world generation, overlays) uses the pure-JS jpeg-js and pngjs; pngjs needs Node's Buffer.
+// (world generation, overlays): jpeg-js and png.ts, pure JS.
 
 import jpeg from 'jpeg-js';
-import { PNG } from 'pngjs';
 import { IoError, messageOf } from './errors.js';
 import { decodeJpeg } from './jpeg.js';
-import { decodePng } from './png.js';
+import { decodePng, encodePngRgba } from './png.js';
 
 /** An 8-bit RGBA image: `data[4 * (y * width + x) + c]`, c = 0 red … 3 alpha. */
 export interface RgbaImage {
@@ -50,7 +49,7 @@ export async function decodeImage(bytes: Uint8Array, name = '<buffer>'): Promise
     throw new IoError(name, what);
   }
   try {
-    return format === 'jpeg' ? await decodeJpeg(bytes, MAX_MEGAPIXELS * 1e6) : decodePng(bytes, MAX_MEGAPIXELS * 1e6);
+    return format === 'jpeg' ? await decodeJpeg(bytes, MAX_MEGAPIXELS * 1e6) : await decodePng(bytes, MAX_MEGAPIXELS * 1e6);
   } catch (err) {
     if (err instanceof IoError) throw err;
     // The decoders' own messages ("marker was not found") mean nothing to a user; say what it is.
@@ -69,10 +68,7 @@ export function encodeJpeg(image: RgbaImage, quality = 90): Uint8Array {
 /** Encodes RGBA8 as an RGBA PNG (lossless; for overlays and debugging views). */
 export function encodePng(image: RgbaImage): Uint8Array {
   checkRgba(image);
-  const png = new PNG({ width: image.width, height: image.height });
-  png.data = Buffer.from(image.data.buffer, image.data.byteOffset, image.data.byteLength);
-  const out = PNG.sync.write(png);
-  return new Uint8Array(out.buffer, out.byteOffset, out.byteLength);
+  return encodePngRgba(image.width, image.height, image.data);
 }
 
 function checkRgba(image: RgbaImage): void {

@@ -1,12 +1,13 @@
 // PNG decoding to RGBA8 with PIL's rules (`Image.open(f).convert("RGB")`, alpha kept beside it),
-// the same code in Node and browsers (inflate: fflate). Every colour type, bit depth and Adam7.
+// the same code in Node and browsers. Every colour type, bit depth and Adam7. Inflating uses the
+// runtime's native zlib through DecompressionStream (Node ≥ 18, every current browser).
 //   - 16-bit colour, grey + alpha and alpha samples keep their high byte (PIL's ";16B" unpackers);
 //   - 16-bit greyscale opens as 32-bit mode "I", which convert("RGB") clips to 0..255;
 //   - 1/2/4-bit greyscale is scaled by 255 / (2^depth − 1); palettes are looked up;
 //   - tRNS only sets alpha: the colour of a keyed pixel is kept.
 // Ancillary chunks (gAMA, iCCP, …) are ignored, as PIL's conversion ignores them.
 
-import { unzlibSync } from 'fflate';
+import { zlibSync } from 'fflate';
 
 export interface DecodedPng {
   width: number;
@@ -22,7 +23,7 @@ const DEPTHS: Record<number, number[]> = { 0: [1, 2, 4, 8, 16], 2: [8, 16], 3: [
 const ADAM7 = [[0, 0, 8, 8], [4, 0, 8, 8], [0, 4, 4, 8], [2, 0, 4, 4], [0, 2, 2, 4], [1, 0, 2, 2], [0, 1, 1, 2]] as const;
 
 let crcTable: Uint32Array | undefined;
-function crc32(bytes: Uint8Array, start: number, end: number): number {
+function crc32(bytes: Uint8Array, start = 0, end = bytes.length): number {
   if (!crcTable) {
     crcTable = new Uint32Array(256);
     for (let n = 0; n < 256; n++) {
@@ -36,8 +37,14 @@ function crc32(bytes: Uint8Array, start: number, end: number): number {
   return (c ^ 0xffffffff) >>> 0;
 }
 
+/** zlib-inflates `data`, expecting at least `size` bytes out. */
+async function inflate(data: Uint8Array): Promise<Uint8Array> {
+  const stream = new Blob([data as Uint8Array<ArrayBuffer>]).stream().pipeThrough(new DecompressionStream('deflate'));
+  return new Uint8Array(await new Response(stream).arrayBuffer());
+}
+
 /** Decodes PNG bytes; throws a plain Error with a short reason (decodeImage adds the file name). */
-export function decodePng(bytes: Uint8Array, maxPixels: number): DecodedPng {
+export async function decodePng(bytes: Uint8Array, maxPixels: number): Promise<DecodedPng> {
   if (SIGNATURE.some((b, i) => bytes[i] !== b)) throw new Error('missing PNG signature');
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   let width = 0;
@@ -98,7 +105,7 @@ export function decodePng(bytes: Uint8Array, maxPixels: number): DecodedPng {
     const ph = Math.ceil((height - y0) / dy);
     if (pw > 0 && ph > 0) expected += ph * (1 + Math.ceil((pw * bitsPerPixel) / 8));
   }
-  const raw = unzlibSync(compressed, { out: new Uint8Array(expected) });
+  const raw = await inflate(compressed);
   if (raw.length < expected) throw new Error(`image data holds ${raw.length} bytes, ${expected} expected`);
 
   // Samples per pixel, as stored (0..2^depth − 1), then converted once at the end.
@@ -110,7 +117,7 @@ export function decodePng(bytes: Uint8Array, maxPixels: number): DecodedPng {
     const ph = Math.ceil((height - y0) / dy);
     if (pw <= 0 || ph <= 0) continue;
     const stride = Math.ceil((pw * bitsPerPixel) / 8);
-    let prev = new Uint8Array(stride);
+    let prev: Uint8Array = new Uint8Array(stride);
     for (let y = 0; y < ph; y++) {
       const filter = raw[at]!;
       const line = raw.subarray(at + 1, at + 1 + stride);
@@ -118,6 +125,10 @@ export function decodePng(bytes: Uint8Array, maxPixels: number): DecodedPng {
       unfilter(filter, line, prev, bpp);
       prev = line;
       const row = y0 + y * dy;
+      if (depth === 8 && dx === 1) {
+        samples.set(line, row * width * channels);
+        continue;
+      }
       for (let x = 0; x < pw; x++) {
         const o = (row * width + x0 + x * dx) * channels;
         for (let c = 0; c < channels; c++) {
@@ -168,6 +179,18 @@ function unfilter(filter: number, line: Uint8Array, prev: Uint8Array, bpp: numbe
 
 function toRgba(s: Uint8Array | Uint16Array, n: number, colorType: number, depth: number, palette: Uint8Array | undefined, trns: Uint8Array | undefined): Uint8Array {
   const out = new Uint8Array(4 * n);
+  if (depth === 8 && (colorType === 6 || (colorType === 2 && !trns))) {
+    if (colorType === 6) out.set(s);
+    else {
+      for (let i = 0, j = 0; i < 4 * n; i += 4, j += 3) {
+        out[i] = s[j]!;
+        out[i + 1] = s[j + 1]!;
+        out[i + 2] = s[j + 2]!;
+        out[i + 3] = 255;
+      }
+    }
+    return out;
+  }
   // One sample to 8 bits, PIL's way for this layout.
   const colour =
     depth === 16 ? (colorType === 0 ? (v: number) => (v > 255 ? 255 : v) : (v: number) => v >> 8) : depth < 8 && colorType === 0 ? (v: number) => (v * 255) / ((1 << depth) - 1) : (v: number) => v;
@@ -197,5 +220,35 @@ function toRgba(s: Uint8Array | Uint16Array, n: number, colorType: number, depth
       out[o + 3] = colorType === 6 ? alpha(s[4 * i + 3]!) : key && r === key[0] && g === key[1] && b === key[2] ? 0 : 255;
     }
   }
+  return out;
+}
+
+/** Encodes RGBA8 as an 8-bit RGBA PNG (no row filters, zlib level 6). */
+export function encodePngRgba(width: number, height: number, rgba: Uint8Array): Uint8Array {
+  const stride = 4 * width;
+  const raw = new Uint8Array((stride + 1) * height);
+  for (let y = 0; y < height; y++) raw.set(rgba.subarray(y * stride, (y + 1) * stride), y * (stride + 1) + 1);
+  const ihdr = new Uint8Array(13);
+  new DataView(ihdr.buffer).setUint32(0, width);
+  new DataView(ihdr.buffer).setUint32(4, height);
+  ihdr.set([8, 6, 0, 0, 0], 8);
+  const chunks = [chunk('IHDR', ihdr), chunk('IDAT', zlibSync(raw, { level: 6 })), chunk('IEND', new Uint8Array(0))];
+  const out = new Uint8Array(8 + chunks.reduce((n, c) => n + c.length, 0));
+  out.set(SIGNATURE);
+  let at = 8;
+  for (const c of chunks) {
+    out.set(c, at);
+    at += c.length;
+  }
+  return out;
+}
+
+function chunk(type: string, body: Uint8Array): Uint8Array {
+  const out = new Uint8Array(12 + body.length);
+  const view = new DataView(out.buffer);
+  view.setUint32(0, body.length);
+  for (let i = 0; i < 4; i++) out[4 + i] = type.charCodeAt(i);
+  out.set(body, 8);
+  view.setUint32(8 + body.length, crc32(out, 4, 8 + body.length));
   return out;
 }
