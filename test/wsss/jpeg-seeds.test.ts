@@ -1,0 +1,55 @@
+// Seeds of a JPEG photo: decoding the file gives the same seed masks, stage by stage, as PIL's
+// decoded pixels of that file (test/fixtures/decode/world_val0.*), so a user's JPEGs get the seeds
+// CLIP-ES would make from them. jpeg-js, a decoder that rounds differently, is run too: its masks
+// are reported, and must differ somewhere, which shows the comparison can fail.
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import jpeg from 'jpeg-js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { readImage } from '../../src/io/files.js';
+import type { RgbaImage } from '../../src/io/image.js';
+import { ClipModel } from '../../src/models/clip/model.js';
+import { generateImage, worldLabelSetJson } from '../../src/world/generate.js';
+import { parseLabelSet } from '../../src/wsss/labelset.js';
+import { SeedPipeline, STAGES } from '../../src/wsss/seeds.js';
+import { testGpu } from '../helpers/gpu.js';
+import { DECODE_FIXTURES } from '../io/decode-fixtures.js';
+import { ROOT } from '../weights/helpers.js';
+
+function fromRgb(rgb: Uint8Array, width: number, height: number): RgbaImage {
+  const data = new Uint8Array(width * height * 4);
+  for (let i = 0; i < width * height; i++) data.set([rgb[3 * i]!, rgb[3 * i + 1]!, rgb[3 * i + 2]!, 255], 4 * i);
+  return { width, height, data };
+}
+
+describe('seeds of a JPEG photo', () => {
+  let model: ClipModel;
+  let pipeline: SeedPipeline;
+  beforeAll(async () => {
+    model = await ClipModel.load(await testGpu(), join(ROOT, 'weights', 'world-clip', 'model.safetensors'));
+    pipeline = new SeedPipeline(model);
+  });
+  afterAll(async () => {
+    await model?.destroy();
+  });
+
+  it('are the same from the file as from PIL’s pixels, every stage', async () => {
+    const file = join(DECODE_FIXTURES, 'world_val0.jpg');
+    const decoded = await readImage(file);
+    const pil = fromRgb(new Uint8Array(readFileSync(join(DECODE_FIXTURES, 'world_val0.pil.rgb'))), decoded.width, decoded.height);
+    const labelSet = parseLabelSet(worldLabelSetJson(), 'world');
+    const labels = generateImage(1, 0, 'val').record.classIds.map((v) => v - 1);
+    expect(labels.length).toBeGreaterThan(0);
+
+    const fromFile = await pipeline.run(decoded, labels, { labelSet, stages: STAGES });
+    const fromPil = await pipeline.run(pil, labels, { labelSet, stages: STAGES });
+    for (const stage of STAGES) expect(fromFile.stages[stage], stage).toEqual(fromPil.stages[stage]);
+    expect(Array.from(fromFile.cams)).toEqual(Array.from(fromPil.cams));
+
+    const js = jpeg.decode(readFileSync(file), { useTArray: true, formatAsRGBA: true });
+    const fromJs = await pipeline.run({ width: js.width, height: js.height, data: js.data }, labels, { labelSet, stages: STAGES });
+    const changed = STAGES.map((s) => [s, fromJs.stages[s]!.reduce((n, v, i) => n + (v !== fromPil.stages[s]![i] ? 1 : 0), 0)] as const);
+    console.log(`jpeg-js pixels instead of PIL's change ${changed.map(([s, n]) => `${s} ${n}`).join(', ')} of ${decoded.width * decoded.height} seed pixels`);
+    expect(Array.from(fromJs.cams)).not.toEqual(Array.from(fromPil.cams));
+  });
+});
