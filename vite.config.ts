@@ -3,7 +3,7 @@ import { defineConfig } from 'vite';
 
 const page = (file: string) => fileURLToPath(new URL(`./harness/${file}`, import.meta.url));
 
-// The browser harness: `vite build` bundles harness/ with every shader inlined (src/gpu/browser.ts):
+// The browser harness: `vite build` bundles harness/ with every shader inlined (src/browser.ts):
 // the smoke page (index.html), the benchmark page (bench.html) and the decoding page (decode.html). harness/lib/build.ts builds a
 // chosen subset of them into a given folder.
 export default defineConfig({

@@ -5,6 +5,8 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
+    // The CLI tests start bin/seedmask.mjs, which runs the built dist/.
+    globalSetup: ['test/helpers/build.ts'],
     pool: 'forks',
     maxWorkers: 2,
     testTimeout: 120_000,

@@ -31,7 +31,7 @@ import { BENCH_ROOT as ROOT, byOp, fmtMiB, fmtMs, fmtRate, numberFlag, parseFlag
 import { cpuBusy } from './lib/suite.js';
 
 const DEFAULT_WEIGHTS = 'weights/generated/vitb16/clip_openai.safetensors';
-const DEFAULT_BPE = path.join(ROOT, '..', 'shared', 'data', 'bpe_simple_vocab_16e6.txt.gz');
+const DEFAULT_BPE = path.join(ROOT, 'assets', 'clip', 'bpe_simple_vocab_16e6.txt.gz');
 const PEER_SCRIPT = path.join(ROOT, 'bench', 'peers', 'torch_clip_vision.py');
 
 const USAGE = `usage: npm run bench:clip -- [options]
@@ -44,7 +44,7 @@ const USAGE = `usage: npm run bench:clip -- [options]
   --no-text         skip the text tower
   --no-profile      skip the profiled run (per-op breakdown)
   --weights PATH    CLIP weights (any format src/weights reads)   [${DEFAULT_WEIGHTS}]
-  --bpe PATH        BPE vocabulary for the prompts                [../shared/data/bpe_simple_vocab_16e6.txt.gz]
+  --bpe PATH        BPE vocabulary for the prompts                [assets/clip/bpe_simple_vocab_16e6.txt.gz]
   --python EXE      interpreter for the peer                      [/usr/bin/python3]
   --unsafe          disable Dawn's robustness transform (same as SEEDMASK_UNSAFE=1)
   --out FILE        JSON output (default bench/results/clip-<adapter>-<date>.json)`;

@@ -39,7 +39,7 @@ import { BENCH_ROOT as ROOT, fmtMs, fmtRate, fmtRatio, numberFlag, parseFlags, r
 import { cpuBusy } from './lib/suite.js';
 
 const DEFAULT_WEIGHTS = 'weights/generated/vitb16/clip_openai.safetensors';
-const DEFAULT_BPE = path.join(ROOT, '..', 'shared', 'data', 'bpe_simple_vocab_16e6.txt.gz');
+const DEFAULT_BPE = path.join(ROOT, 'assets', 'clip', 'bpe_simple_vocab_16e6.txt.gz');
 const PEER_SCRIPT = path.join(ROOT, 'bench', 'peers', 'torch_clip_es_seeds.py');
 
 const USAGE = `usage: npm run bench:seeds -- [options]
@@ -51,7 +51,7 @@ const USAGE = `usage: npm run bench:seeds -- [options]
   --no-peer         skip the PyTorch peer
   --no-profile      no timestamp queries (no image-encoder / head split)
   --weights PATH    CLIP weights                                           [${DEFAULT_WEIGHTS}]
-  --bpe PATH        BPE vocabulary (the prompts need it)                   [../shared/data/bpe_simple_vocab_16e6.txt.gz]
+  --bpe PATH        BPE vocabulary (the prompts need it)                   [assets/clip/bpe_simple_vocab_16e6.txt.gz]
   --python EXE      interpreter for the peer                               [/usr/bin/python3]
   --unsafe          disable Dawn's robustness transform (same as SEEDMASK_UNSAFE=1)
   --out FILE        JSON output (default bench/results/seeds-<adapter>-<date>.json)`;

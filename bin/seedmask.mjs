@@ -1,11 +1,11 @@
 #!/usr/bin/env node
-// Runs the TypeScript CLI through tsx so that no build step is needed.
-import { spawnSync } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
-import { createRequire } from 'node:module';
+// The `seedmask` command: the built CLI (dist/cli/main.js) runs in this very process, so signals
+// sent to `seedmask` reach the program that holds the GPU. Exit codes: see `seedmask --help`.
+import { existsSync } from 'node:fs';
 
-const require = createRequire(import.meta.url);
-const tsx = require.resolve('tsx/cli');
-const main = fileURLToPath(new URL('../src/cli/main.ts', import.meta.url));
-const result = spawnSync(process.execPath, [tsx, main, ...process.argv.slice(2)], { stdio: 'inherit' });
-process.exit(result.status ?? 1);
+const main = new URL('../dist/cli/main.js', import.meta.url);
+if (!existsSync(main)) {
+  process.stderr.write('seedmask: dist/cli/main.js is missing; run `npm run build` (npm install in the repository runs it)\n');
+  process.exit(1);
+}
+await import(main.href);

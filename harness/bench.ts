@@ -3,7 +3,7 @@
 // finished if a later case brings the tab down. Each case runs seedmask, then each requested peer,
 // on the same inputs; every output gets a checksum, and each peer's output is compared with
 // seedmask's element by element.
-import { Gpu } from '../src/gpu/browser.js';
+import { Gpu } from '../src/browser.js';
 import { SEEDMASK_NAME, prepareSeedmaskClip, prepareSeedmaskKernel } from './engines/seedmask.js';
 import { loadOrt, ortName, prepareOrtClip, prepareOrtKernel, type OrtFlavour } from './engines/ort.js';
 import { loadTfjs, prepareTfjsKernel, tfjsName } from './engines/tfjs.js';

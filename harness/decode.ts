@@ -2,7 +2,7 @@
 // decoder and with the browser's own (createImageBitmap, no colour conversion, no premultiplication)
 // and compares both with PIL's pixels. With ?bench=N it also times both decoders and jpeg-js on the
 // benchmark images served at /bench/ (N warm samples each). Results go to window.__seedmask.
-import '../src/gpu/browser.js';
+import '../src/browser.js';
 import jpeg from 'jpeg-js';
 import { decodeImage } from '../src/io/image.js';
 import { pixelMismatches } from './lib/decode-compare.js';

@@ -1,7 +1,7 @@
 // Browser smoke page: opens WebGPU through the same GPU layer as Node, runs elementwise kernels and
 // the tiny test CLIP's image tower (weights served at /weights/tiny/), and publishes the results on
 // window.__seedmask for a driver (puppeteer) to read.
-import { Gpu } from '../src/gpu/browser.js';
+import { Gpu } from '../src/browser.js';
 import { binary, unary } from '../src/kernels/elementwise.js';
 import { ClipModel } from '../src/models/clip/model.js';
 import { clipImage } from './lib/clip-cases.js';

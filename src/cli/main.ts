@@ -1,6 +1,8 @@
 #!/usr/bin/env node
 // seedmask command-line entry. Each subcommand lives in its own module and is loaded lazily,
 // so `seedmask weights ...` never pays for starting a GPU device.
+import { abandonPendingWrites } from '../io/atomic.js';
+
 type Command = { summary: string; load: () => Promise<{ run(argv: string[]): Promise<number> }> };
 
 const commands: Record<string, Command> = {
@@ -13,9 +15,29 @@ const commands: Record<string, Command> = {
   segment: { summary: 'run DeepLab (v3 ResNet-50/101, v2 ResNet-101 MSC) on images or a VOC split: label PNGs, logits, mIoU', load: () => import('./segment.js') },
 };
 
+/** Exit codes, the same for every command. */
+export const EXIT = { ok: 0, error: 1, usage: 2, SIGINT: 130, SIGTERM: 143 } as const;
+
 function usage(): string {
   const lines = Object.entries(commands).map(([name, c]) => `  ${name.padEnd(10)} ${c.summary}`);
-  return `usage: seedmask <command> [options]\n\ncommands:\n${lines.join('\n')}\n`;
+  return `usage: seedmask <command> [options]\n\ncommands:\n${lines.join('\n')}\n
+exit codes:
+  0    done
+  1    an error (the message names the culprit), or a run that went on past failed images
+  2    a usage error (unknown command or option, missing argument)
+  130  stopped by SIGINT (Ctrl-C), 143 stopped by SIGTERM: the image in progress is abandoned, files
+       already written are complete, no partial or temporary file is left; a dataset run resumes
+`;
+}
+
+// A signal stops the command at once: GPU work in flight is dropped with the process, and writes in
+// progress lose only their temporary files (every output is written atomically).
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(signal, () => {
+    const abandoned = abandonPendingWrites();
+    process.stderr.write(`\nseedmask: stopped by ${signal}${abandoned ? ` (${abandoned} unfinished file${abandoned > 1 ? 's' : ''} removed)` : ''}\n`);
+    process.exit(EXIT[signal]);
+  });
 }
 
 async function main(argv: string[]): Promise<number> {

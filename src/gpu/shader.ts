@@ -78,11 +78,11 @@ export function specialize(file: string, source: string, params: ShaderParams = 
 
 // ---------------------------------------------------------------------------------------------
 // Loading. Node reads shaders/ from disk; a browser bundle registers the files vite inlined
-// (see harness/), so kernels never embed WGSL in TypeScript strings.
+// (src/browser.ts), so kernels never embed WGSL in TypeScript strings.
 
 const registered = new Map<string, string>();
 
-/** Browser builds call this with `import.meta.glob('../../shaders/**\/*.wgsl', { query: '?raw', eager: true, import: 'default' })`. */
+/** Browser builds register every .wgsl file under shaders/, keyed by its path there (src/browser.ts). */
 export function registerShaderSources(files: Record<string, string>): void {
   for (const [path, text] of Object.entries(files)) registered.set(path.replace(/^.*?shaders\//, ''), text);
 }

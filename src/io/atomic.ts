@@ -8,9 +8,31 @@
 // file is removed and the error, naming the target, is rethrown.
 
 import { randomBytes } from 'node:crypto';
+import { unlinkSync } from 'node:fs';
 import { open, rename, unlink, type FileHandle } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { IoError, messageOf } from './errors.js';
+
+/** Temporary files of writes in progress, for abandonPendingWrites. */
+const pending = new Set<string>();
+
+/**
+ * Removes the temporary files of every write still in progress, synchronously: for a process that
+ * is about to exit (a signal), so that it leaves neither a partial file nor a stray temporary one.
+ * Completed outputs are untouched.
+ */
+export function abandonPendingWrites(): number {
+  const n = pending.size;
+  for (const temp of pending) {
+    try {
+      unlinkSync(temp);
+    } catch {
+      // not created yet, or already renamed
+    }
+  }
+  pending.clear();
+  return n;
+}
 
 /** What can be written: bytes, text (UTF-8), or chunks produced lazily (a generator may throw). */
 export type FileContents = string | Uint8Array | Iterable<Uint8Array> | AsyncIterable<Uint8Array>;
@@ -27,6 +49,7 @@ export async function writeFileAtomic(path: string, contents: FileContents, opti
   // from sharing a temporary file; the leading dot hides it from directory listings by `ls`.
   const temp = join(directory, `.${basename(path)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
   let handle: FileHandle | undefined;
+  pending.add(temp);
   try {
     handle = await open(temp, 'wx', options.mode ?? 0o644);
     await writeContents(handle, contents);
@@ -38,6 +61,8 @@ export async function writeFileAtomic(path: string, contents: FileContents, opti
     await handle?.close().catch(() => undefined);
     await unlink(temp).catch(() => undefined);
     throw new IoError(path, `write failed, nothing written: ${messageOf(err)}`, { cause: err });
+  } finally {
+    pending.delete(temp);
   }
   await syncDirectory(directory);
 }

@@ -42,19 +42,23 @@ const TJCS_GRAY = 2;
 const TJCS_CMYK = 3;
 const TJCS_YCCK = 4;
 
-let wasmUrl: string | URL | undefined;
+let wasmSource: string | URL | Uint8Array | undefined;
 let compiled: Promise<WebAssembly.Module> | undefined;
 
-/** Browser bundles call this with the URL their bundler gave the `.wasm` file (src/gpu/browser.ts). */
-export function registerJpegWasmUrl(url: string | URL): void {
-  wasmUrl = url;
+/**
+ * Browser bundles call this with the decoder's WebAssembly bytes or a URL to fetch them from (the
+ * browser entry, src/browser.ts, passes the bytes it carries). Node reads the module from its package.
+ */
+export function registerJpegWasm(source: string | URL | Uint8Array): void {
+  wasmSource = source;
   compiled = undefined;
 }
 
 async function compileModule(): Promise<WebAssembly.Module> {
-  if (wasmUrl !== undefined) {
-    const response = await fetch(wasmUrl);
-    if (!response.ok) throw new Error(`JPEG decoder: ${String(wasmUrl)}: HTTP ${response.status}`);
+  if (wasmSource instanceof Uint8Array) return WebAssembly.compile(wasmSource as Uint8Array<ArrayBuffer>);
+  if (wasmSource !== undefined) {
+    const response = await fetch(wasmSource);
+    if (!response.ok) throw new Error(`JPEG decoder: ${String(wasmSource)}: HTTP ${response.status}`);
     return WebAssembly.compile(await response.arrayBuffer());
   }
   const [{ readFile }, { createRequire }] = await Promise.all([import('node:fs/promises'), import('node:module')]);

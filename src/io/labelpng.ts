@@ -13,6 +13,9 @@
 import { unzlibSync, zlibSync } from 'fflate';
 import { IoError, messageOf } from './errors.js';
 import { VOC_PALETTE, vocIndexOfColor } from './palette.js';
+import { concatBytes, crc32, PNG_SIGNATURE, pngChunk } from './png.js';
+
+export { crc32 } from './png.js';
 
 /** A label map: `data[y * width + x]` is the class id of pixel (x, y). */
 export interface LabelMap {
@@ -21,7 +24,6 @@ export interface LabelMap {
   data: Uint8Array;
 }
 
-const SIGNATURE = Uint8Array.of(0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a);
 /** Refuse images whose pixel buffer would exceed this (a corrupt header must not allocate gigabytes). */
 const MAX_PIXELS = 1 << 28;
 
@@ -50,27 +52,7 @@ export function encodeLabelPng(map: LabelMap, palette: Uint8Array = VOC_PALETTE)
   header[8] = 8; // bit depth
   header[9] = 3; // colour type: palette
   // compression 0, filter method 0, interlace 0
-  return concat([SIGNATURE, chunk('IHDR', header), chunk('PLTE', palette), chunk('IDAT', zlibSync(raw, { level: 6 })), chunk('IEND', new Uint8Array(0))]);
-}
-
-function chunk(type: string, data: Uint8Array): Uint8Array {
-  const out = new Uint8Array(12 + data.length);
-  const view = new DataView(out.buffer);
-  view.setUint32(0, data.length);
-  for (let i = 0; i < 4; i++) out[4 + i] = type.charCodeAt(i);
-  out.set(data, 8);
-  view.setUint32(8 + data.length, crc32(out.subarray(4, 8 + data.length)));
-  return out;
-}
-
-function concat(parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let offset = 0;
-  for (const p of parts) {
-    out.set(p, offset);
-    offset += p.length;
-  }
-  return out;
+  return concatBytes([PNG_SIGNATURE, pngChunk('IHDR', header), pngChunk('PLTE', palette), pngChunk('IDAT', zlibSync(raw, { level: 6 })), pngChunk('IEND', new Uint8Array(0))]);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -89,7 +71,7 @@ export function decodeLabelPng(bytes: Uint8Array, name = '<buffer>'): LabelMap {
   const fail = (problem: string): never => {
     throw new IoError(name, problem);
   };
-  if (bytes.length < 8 || SIGNATURE.some((b, i) => bytes[i] !== b)) fail('not a PNG file (bad signature)');
+  if (bytes.length < 8 || PNG_SIGNATURE.some((b, i) => bytes[i] !== b)) fail('not a PNG file (bad signature)');
 
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   let header: Header | undefined;
@@ -128,7 +110,7 @@ export function decodeLabelPng(bytes: Uint8Array, name = '<buffer>'): LabelMap {
   const expected = height * (rowBytes + 1);
   let raw: Uint8Array;
   try {
-    raw = unzlibSync(idat.length === 1 ? idat[0]! : concat(idat));
+    raw = unzlibSync(idat.length === 1 ? idat[0]! : concatBytes(idat));
   } catch (err) {
     return fail(`corrupt PNG: image data does not inflate (${messageOf(err)})`);
   }
@@ -220,18 +202,3 @@ function unfilter(raw: Uint8Array, height: number, rowBytes: number, bpp: number
 // ---------------------------------------------------------------------------------------------
 // CRC-32 (ISO 3309, as PNG uses it)
 
-const CRC_TABLE: Uint32Array = (() => {
-  const table = new Uint32Array(256);
-  for (let n = 0; n < 256; n++) {
-    let c = n;
-    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
-    table[n] = c >>> 0;
-  }
-  return table;
-})();
-
-export function crc32(bytes: Uint8Array): number {
-  let c = 0xffffffff;
-  for (let i = 0; i < bytes.length; i++) c = CRC_TABLE[(c ^ bytes[i]!) & 0xff]! ^ (c >>> 8);
-  return (c ^ 0xffffffff) >>> 0;
-}

@@ -16,24 +16,26 @@ export interface DecodedPng {
   data: Uint8Array;
 }
 
-const SIGNATURE = [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a];
+export const PNG_SIGNATURE = Uint8Array.of(0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a);
 const CHANNELS: Record<number, number> = { 0: 1, 2: 3, 3: 1, 4: 2, 6: 4 };
 const DEPTHS: Record<number, number[]> = { 0: [1, 2, 4, 8, 16], 2: [8, 16], 3: [1, 2, 4, 8], 4: [8, 16], 6: [8, 16] };
 // Adam7 passes: x0, y0, dx, dy.
 const ADAM7 = [[0, 0, 8, 8], [4, 0, 8, 8], [0, 4, 4, 8], [2, 0, 4, 4], [0, 2, 2, 4], [1, 0, 2, 2], [0, 1, 1, 2]] as const;
 
-let crcTable: Uint32Array | undefined;
-function crc32(bytes: Uint8Array, start = 0, end = bytes.length): number {
-  if (!crcTable) {
-    crcTable = new Uint32Array(256);
-    for (let n = 0; n < 256; n++) {
-      let c = n;
-      for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
-      crcTable[n] = c >>> 0;
-    }
+const CRC_TABLE: Uint32Array = (() => {
+  const table = new Uint32Array(256);
+  for (let n = 0; n < 256; n++) {
+    let c = n;
+    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
+    table[n] = c >>> 0;
   }
+  return table;
+})();
+
+/** The CRC-32 of PNG chunks (and zip entries). */
+export function crc32(bytes: Uint8Array): number {
   let c = 0xffffffff;
-  for (let i = start; i < end; i++) c = crcTable[(c ^ bytes[i]!) & 0xff]! ^ (c >>> 8);
+  for (let i = 0; i < bytes.length; i++) c = CRC_TABLE[(c ^ bytes[i]!) & 0xff]! ^ (c >>> 8);
   return (c ^ 0xffffffff) >>> 0;
 }
 
@@ -45,7 +47,7 @@ async function inflate(data: Uint8Array): Promise<Uint8Array> {
 
 /** Decodes PNG bytes; throws a plain Error with a short reason (decodeImage adds the file name). */
 export async function decodePng(bytes: Uint8Array, maxPixels: number): Promise<DecodedPng> {
-  if (SIGNATURE.some((b, i) => bytes[i] !== b)) throw new Error('missing PNG signature');
+  if (PNG_SIGNATURE.some((b, i) => bytes[i] !== b)) throw new Error('missing PNG signature');
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   let width = 0;
   let height = 0;
@@ -64,7 +66,7 @@ export async function decodePng(bytes: Uint8Array, maxPixels: number): Promise<D
     const body = p + 8;
     if (length > bytes.length - body - 4) throw new Error(`the file ends inside the ${type} chunk`);
     // PIL checks the CRC of every chunk but IDAT (whose data goes straight to zlib).
-    if (type !== 'IDAT' && crc32(bytes, p + 4, body + length) !== view.getUint32(body + length)) throw new Error(`bad CRC in the ${type} chunk`);
+    if (type !== 'IDAT' && crc32(bytes.subarray(p + 4, body + length)) !== view.getUint32(body + length)) throw new Error(`bad CRC in the ${type} chunk`);
     const data = bytes.subarray(body, body + length);
     if (type === 'IHDR') {
       if (length !== 13) throw new Error('IHDR chunk of the wrong length');
@@ -90,12 +92,7 @@ export async function decodePng(bytes: Uint8Array, maxPixels: number): Promise<D
   if (idat.length === 0) throw new Error('no image data (IDAT)');
   if (colorType === 3 && !palette) throw new Error('palette image without a PLTE chunk');
 
-  const compressed = new Uint8Array(idat.reduce((n, d) => n + d.length, 0));
-  let offset = 0;
-  for (const d of idat) {
-    compressed.set(d, offset);
-    offset += d.length;
-  }
+  const compressed = concatBytes(idat);
   const channels = CHANNELS[colorType]!;
   const bitsPerPixel = channels * depth;
   const passes = interlaced ? ADAM7 : ([[0, 0, 1, 1]] as const);
@@ -232,23 +229,26 @@ export function encodePngRgba(width: number, height: number, rgba: Uint8Array): 
   new DataView(ihdr.buffer).setUint32(0, width);
   new DataView(ihdr.buffer).setUint32(4, height);
   ihdr.set([8, 6, 0, 0, 0], 8);
-  const chunks = [chunk('IHDR', ihdr), chunk('IDAT', zlibSync(raw, { level: 6 })), chunk('IEND', new Uint8Array(0))];
-  const out = new Uint8Array(8 + chunks.reduce((n, c) => n + c.length, 0));
-  out.set(SIGNATURE);
-  let at = 8;
-  for (const c of chunks) {
-    out.set(c, at);
-    at += c.length;
-  }
-  return out;
+  return concatBytes([PNG_SIGNATURE, pngChunk('IHDR', ihdr), pngChunk('IDAT', zlibSync(raw, { level: 6 })), pngChunk('IEND', new Uint8Array(0))]);
 }
 
-function chunk(type: string, body: Uint8Array): Uint8Array {
+/** One PNG chunk: length, type, body, CRC. */
+export function pngChunk(type: string, body: Uint8Array): Uint8Array {
   const out = new Uint8Array(12 + body.length);
   const view = new DataView(out.buffer);
   view.setUint32(0, body.length);
   for (let i = 0; i < 4; i++) out[4 + i] = type.charCodeAt(i);
   out.set(body, 8);
-  view.setUint32(8 + body.length, crc32(out, 4, 8 + body.length));
+  view.setUint32(8 + body.length, crc32(out.subarray(4, 8 + body.length)));
+  return out;
+}
+
+export function concatBytes(parts: readonly Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let offset = 0;
+  for (const p of parts) {
+    out.set(p, offset);
+    offset += p.length;
+  }
   return out;
 }

@@ -21,7 +21,7 @@ import {
   type ClipLayout,
 } from './layouts/clip.js';
 import { openSafetensors } from './safetensors.js';
-import { openSource, readBytes, type WeightInput } from './source.js';
+import { openSource, readBytes, resolveWeightPath, type WeightInput } from './source.js';
 import { isLegacyPickleMagic, openTorchZip } from './torchzip.js';
 import type { LoadOptions, WeightFile, WeightFormat } from './weightfile.js';
 import { isZipMagic } from './zip.js';
@@ -29,6 +29,7 @@ import { isZipMagic } from './zip.js';
 export { WeightFileError } from './errors.js';
 export type { DType } from './dtype.js';
 export type { ByteSource, WeightInput } from './source.js';
+export { FOLDER_WEIGHT_FILES, resolveWeightPath } from './source.js';
 export type { LoadOptions, TensorInfo, WeightFile, WeightFormat } from './weightfile.js';
 export {
   CLIP_CONFIG_METADATA_KEY,
@@ -145,6 +146,7 @@ export async function resolveClipConfigHints(
 
 /** Opens a weight file as a CLIP checkpoint. Throws a WeightFileError listing every problem. */
 export async function openClip(input: WeightInput, options: ClipLoadOptions = {}): Promise<ClipCheckpoint> {
+  if (typeof input === 'string') input = await resolveWeightPath(input);
   const file = await loadWeights(input, options);
   try {
     const cfg = await resolveClipConfigHints(input, options.config);

@@ -129,8 +129,27 @@ function isByteSource(x: unknown): x is ByteSource {
  * Opens any accepted input. `name` overrides the label used in messages (useful for in-memory
  * bytes); Files keep their own name.
  */
+/** The weight files looked for, in this order, when a path names a folder (Hugging Face, open_clip). */
+export const FOLDER_WEIGHT_FILES = ['model.safetensors', 'open_clip_model.safetensors', 'pytorch_model.bin', 'open_clip_pytorch_model.bin'];
+
+/**
+ * A path as given, or, for a folder, the weight file inside it (FOLDER_WEIGHT_FILES). Node only.
+ * A folder without one is an error that names the folder and what was looked for.
+ */
+export async function resolveWeightPath(path: string): Promise<string> {
+  const fs = await import('node:fs/promises');
+  const { join } = await import('node:path');
+  const stat = await fs.stat(path).catch(() => undefined);
+  if (!stat?.isDirectory()) return path;
+  for (const name of FOLDER_WEIGHT_FILES) {
+    const file = join(path, name);
+    if ((await fs.stat(file).catch(() => undefined))?.isFile()) return file;
+  }
+  throw new WeightFileError(path, `a folder without weights (looked for ${FOLDER_WEIGHT_FILES.join(', ')})`);
+}
+
 export async function openSource(input: WeightInput, name?: string): Promise<ByteSource> {
-  if (typeof input === 'string') return FileSource.open(input);
+  if (typeof input === 'string') return FileSource.open(await resolveWeightPath(input));
   if (isByteSource(input)) return input;
   if (input instanceof Uint8Array) return new MemorySource(input, name ?? '<memory>');
   if (input instanceof ArrayBuffer) return new MemorySource(new Uint8Array(input), name ?? '<memory>');

@@ -10,6 +10,7 @@
 import { inflateSync } from 'fflate';
 import { WeightFileError } from './errors.js';
 import { readBytes, type ByteSource } from './source.js';
+import { crc32 } from '../io/png.js';
 
 export interface ZipEntry {
   readonly name: string;
@@ -146,21 +147,7 @@ export async function entryDataOffset(source: ByteSource, entry: ZipEntry): Prom
   return start;
 }
 
-let crcTable: Uint32Array | undefined;
 
-export function crc32(bytes: Uint8Array): number {
-  if (!crcTable) {
-    crcTable = new Uint32Array(256);
-    for (let n = 0; n < 256; n++) {
-      let c = n;
-      for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
-      crcTable[n] = c >>> 0;
-    }
-  }
-  let c = 0xffffffff;
-  for (let i = 0; i < bytes.length; i++) c = crcTable[(c ^ bytes[i]!) & 0xff]! ^ (c >>> 8);
-  return (c ^ 0xffffffff) >>> 0;
-}
 
 /**
  * Reads a whole (small) entry, inflating if needed, and checks its CRC. Used for the pickles;

@@ -11,7 +11,7 @@ import type { Gpu } from '../../gpu/context.js';
 import { Graph } from '../../graph/graph.js';
 import { CompiledGraph, WeightCache } from '../../graph/runner.js';
 import { clipEsInput, packRgba } from '../../kernels/image.js';
-import { loadClip, type ClipLoadOptions, type LoadedClip } from '../../weights/index.js';
+import { loadClip, resolveWeightPath, type ClipLoadOptions, type LoadedClip } from '../../weights/index.js';
 import type { WeightInput } from '../../weights/source.js';
 import type { ClipConfig } from '../../weights/layouts/clip.js';
 import { ClipGraphError, type ClipWeights } from './common.js';
@@ -129,11 +129,14 @@ export class ClipModel {
 
   /** Loads weights (any format src/weights reads) and, when found, the tokenizer. */
   static async load(gpu: Gpu, input: WeightInput, opts: ClipModelOptions = {}): Promise<ClipModel> {
+    // A folder (Hugging Face layout) stands for the weight file inside it; its vocabulary and
+    // config.json then sit beside that file.
+    if (typeof input === 'string') input = await resolveWeightPath(input);
     const loaded = await loadClip(input, opts);
     let tokenizer: ClipTokenizer | undefined;
     if (typeof opts.tokenizer === 'object') tokenizer = opts.tokenizer;
     else if (opts.tokenizer !== false) {
-      const { loadClipTokenizer } = await import('./tokenizer-node.js');
+      const { BUNDLED_CLIP_VOCAB, OPENAI_VOCAB_SIZE, loadClipTokenizer } = await import('./tokenizer-node.js');
       const contextLength = loaded.config.text.contextLength;
       if (typeof opts.tokenizer === 'string') tokenizer = await loadClipTokenizer(opts.tokenizer, { contextLength });
       else if (typeof input === 'string') {
@@ -141,6 +144,8 @@ export class ClipModel {
         // No (fitting) vocabulary next to the weights is not an error: encodeTokens still works.
         tokenizer = await loadClipTokenizer(dirname(input), { contextLength }).catch(() => undefined);
         if (tokenizer && tokenizer.vocabSize > loaded.config.text.vocabSize) tokenizer = undefined;
+        // OpenAI's own text towers use OpenAI's vocabulary, which seedmask ships.
+        if (!tokenizer && loaded.config.text.vocabSize === OPENAI_VOCAB_SIZE) tokenizer = await loadClipTokenizer(BUNDLED_CLIP_VOCAB, { contextLength });
       }
     }
     return ClipModel.fromWeights(gpu, loaded, tokenizer, opts);

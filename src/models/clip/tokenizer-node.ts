@@ -8,10 +8,20 @@
 
 import { readFile, stat } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { gunzipSync } from 'node:zlib';
 import { ClipTokenizer, TokenizerError, type OpenAiVocabOptions, type TokenizerOptions } from './tokenizer.js';
 
 export const OPENAI_BPE_FILE = 'bpe_simple_vocab_16e6.txt.gz';
+
+/**
+ * OpenAI's CLIP vocabulary as shipped with seedmask (assets/clip/, MIT, OpenAI): the default for
+ * OpenAI-layout weights that have no vocabulary beside them.
+ */
+export const BUNDLED_CLIP_VOCAB = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'assets', 'clip', OPENAI_BPE_FILE);
+
+/** The vocabulary size of OpenAI's CLIP text towers (49,152 BPE tokens + SOT + EOT + 254 unused). */
+export const OPENAI_VOCAB_SIZE = 49408;
 
 export async function loadClipTokenizer(path: string, options: TokenizerOptions & Pick<OpenAiVocabOptions, 'mergeCount'> = {}): Promise<ClipTokenizer> {
   let isDir: boolean;

@@ -17,7 +17,7 @@
 //   --images a,b              only these image cases of the preset
 //   --no-text                 skip the text tower
 //   --bpe FILE                BPE vocabulary, to check the tokenizer against the golden ids
-//                             [../shared/data/bpe_simple_vocab_16e6.txt.gz when present]
+//                             [assets/clip/bpe_simple_vocab_16e6.txt.gz]
 //   --python EXE              [/usr/bin/python3]
 //   --min-cos X               [0.99999]
 //   --repeat N                time N more forwards per case once the graph exists   [0]
@@ -79,7 +79,7 @@ async function main(): Promise<number> {
   const gpu = await Gpu.open();
   console.log(`device: ${gpu.adapterName}`);
   let t0 = performance.now();
-  const bpe = str(args, 'bpe', join(ROOT, '..', 'shared', 'data', 'bpe_simple_vocab_16e6.txt.gz'))!;
+  const bpe = str(args, 'bpe', join(ROOT, 'assets', 'clip', 'bpe_simple_vocab_16e6.txt.gz'))!;
   // The tiny preset's 320-token vocabulary cannot take the real BPE.
   const model = await ClipModel.load(gpu, weights, { tokenizer: preset !== 'tiny' && existsSync(bpe) ? bpe : false });
   console.log(`loaded ${weights} in ${((performance.now() - t0) / 1000).toFixed(1)} s: vision ${model.config.vision.width}×${model.config.vision.layers}, text ${model.config.text.width}×${model.config.text.layers}, tokenizer ${model.tokenizer ? model.tokenizer.name : 'none'}`);

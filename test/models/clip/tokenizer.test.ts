@@ -1,8 +1,7 @@
 // CLIP tokenizer (src/models/clip/tokenizer.ts). Three layers of evidence:
 //   1. Always: cleanup, HTML unescaping, pre-tokenization, BPE mechanics, tokenize/padding/
 //      truncation and every load error, on in-memory toy vocabularies.
-//   2. With OpenAI's bpe_simple_vocab_16e6.txt.gz (not committed; ../shared/data/ or
-//      $SEEDMASK_CLIP_BPE): "a photo of a cat.", algorithms.md Appendix A (104 CLIP-ES prompts), and
+//   2. With OpenAI's bpe_simple_vocab_16e6.txt.gz (shipped in assets/clip/): "a photo of a cat.", algorithms.md Appendix A (104 CLIP-ES prompts), and
 //      1,200 varied strings against test/fixtures/tokenizer/reference.json, written by the
 //      independent Python reference next to it.
 //   3. With that file and /usr/bin/python3: the same vocabulary converted to Hugging Face's
@@ -19,13 +18,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { htmlEntities, htmlUnescape } from '../../../src/models/clip/html-entities.js';
 import { HTML5_ENTITY_COUNT } from '../../../src/models/clip/html-entities-data.js';
 import { byteToUnicodeTable, cleanText, ClipTokenizer, END_OF_TEXT, preTokens, START_OF_TEXT, TokenizerError } from '../../../src/models/clip/tokenizer.js';
-import { loadClipTokenizer } from '../../../src/models/clip/tokenizer-node.js';
+import { BUNDLED_CLIP_VOCAB, loadClipTokenizer } from '../../../src/models/clip/tokenizer-node.js';
 import { backgroundPrompts, classPrompts, COCO_LABELSET, VOC_LABELSET } from '../../../src/wsss/labelset.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 const FIXTURES = join(ROOT, 'test', 'fixtures', 'tokenizer');
-const BPE_PATH = process.env.SEEDMASK_CLIP_BPE ?? join(ROOT, '..', 'shared', 'data', 'bpe_simple_vocab_16e6.txt.gz');
-const HAS_BPE = existsSync(BPE_PATH);
+const BPE_PATH = BUNDLED_CLIP_VOCAB;
 const PYTHON = '/usr/bin/python3';
 const HAS_PYTHON = existsSync(PYTHON);
 const WORLD_CLIP = join(ROOT, 'weights', 'world-clip');
@@ -499,7 +497,7 @@ describe('Node loader', () => {
 // ---------------------------------------------------------------------------------------------
 // The real vocabulary
 
-describe.skipIf(!HAS_BPE)('OpenAI vocabulary (bpe_simple_vocab_16e6.txt.gz)', () => {
+describe('OpenAI vocabulary (bpe_simple_vocab_16e6.txt.gz)', () => {
   let tok: ClipTokenizer;
   let fixture: ReferenceFixture;
   beforeAll(async () => {
@@ -574,7 +572,7 @@ describe.skipIf(!HAS_BPE)('OpenAI vocabulary (bpe_simple_vocab_16e6.txt.gz)', ()
   });
 });
 
-describe.skipIf(!HAS_BPE || !HAS_PYTHON)('Hugging Face format of the same vocabulary (vocab.json + merges.txt)', () => {
+describe.skipIf(!HAS_PYTHON)('Hugging Face format of the same vocabulary (vocab.json + merges.txt)', () => {
   const dir = mkdtempSync(join(tmpdir(), 'seedmask-hf-vocab-'));
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
@@ -591,7 +589,7 @@ describe.skipIf(!HAS_BPE || !HAS_PYTHON)('Hugging Face format of the same vocabu
   });
 });
 
-describe.skipIf(!existsSync(join(WORLD_CLIP, 'vocab.json')))('the small world model\'s vocabulary (weights/world-clip)', () => {
+describe('the small world model\'s vocabulary (weights/world-clip)', () => {
   it('loads and tokenizes the world captions\' words', async () => {
     const tok = await loadClipTokenizer(WORLD_CLIP);
     expect(tok.encode('a photo of a red ball on the sea.').length).toBeGreaterThan(0);

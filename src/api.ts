@@ -1,0 +1,49 @@
+// The public API shared by both entries (src/index.ts for Node, src/browser.ts for browsers):
+// everything here runs in either runtime. What counts as public, and what a version change
+// promises about it, is in CHANGELOG.md.
+
+// GPU
+/** The WebGPU device seedmask computes on: `await Gpu.open()` (Dawn in Node, navigator.gpu in browsers). */
+export { Gpu } from './gpu/context.js';
+export type { OpenGpuOptions, AdapterDescription, GpuFeatures } from './gpu/device.js';
+export { GpuError, KernelError, DeviceLostError } from './gpu/errors.js';
+
+// Models
+/** CLIP image and text encoders from imported weights: `await ClipModel.load(gpu, weights)`. */
+export { ClipModel } from './models/clip/model.js';
+export type { ClipModelOptions, ClipImageResult, EncodeImageOptions } from './models/clip/model.js';
+/** CLIP's byte-level BPE tokenizer, from OpenAI's vocabulary or Hugging Face's vocab.json + merges.txt. */
+export { ClipTokenizer, TokenizerError, CLIP_CONTEXT_LENGTH } from './models/clip/tokenizer.js';
+/** DeepLab v2/v3 segmentation networks from PyTorch checkpoints. */
+export { DeepLabModel } from './models/deeplab/model.js';
+export type { DeepLabModelOptions, DeepLabOutput } from './models/deeplab/model.js';
+
+// Weights
+/** Weight files (safetensors, PyTorch zips, TorchScript) read without running any pickled code. */
+export { loadWeights, loadClip, openClip, WeightFileError } from './weights/index.js';
+export type { WeightInput, ByteSource, DType, ClipTensor, LoadedClip } from './weights/index.js';
+export type { WeightFile, WeightFormat, LoadOptions } from './weights/weightfile.js';
+
+// Seeds (CLIP-ES)
+/** Seed masks from image-level labels: `generateSeeds(image, 'cat, sofa', { model })` or a SeedPipeline for many images. */
+export { SeedPipeline, generateSeeds, SeedError, STAGES } from './wsss/seeds.js';
+export type { SeedOptions, SeedResult, Stage, Refiner } from './wsss/seeds.js';
+/** Label sets (class names, prompts, background classes): VOC and COCO built in, or your own JSON. */
+export { VOC_LABELSET, COCO_LABELSET, BUILTIN_LABELSETS, parseLabelSet, parseLabels, validateLabelSet, LabelSetError } from './wsss/labelset.js';
+export type { LabelSet, ClassSpec } from './wsss/labelset.js';
+
+// Images and files in memory
+/** Image decoding exactly as PIL decodes (JPEG through libjpeg-turbo in WebAssembly, PNG), and encoding. */
+export { decodeImage, encodeJpeg, encodePng, sniffImageFormat } from './io/image.js';
+export type { RgbaImage, ImageFormat } from './io/image.js';
+export { decodeLabelPng, encodeLabelPng } from './io/labelpng.js';
+export type { LabelMap } from './io/labelpng.js';
+export { decodeNpy, encodeNpy } from './io/npy.js';
+export type { NpyArray } from './io/npy.js';
+export { VOC_PALETTE } from './io/palette.js';
+export { IoError } from './io/errors.js';
+
+// Evaluation
+/** mIoU and per-class scores under the VOC protocol (255 = void). */
+export { ConfusionMatrix, computeScores, VOID } from './eval/confusion.js';
+export type { Scores, ClassScore, VoidPredictionRule } from './eval/confusion.js';
