@@ -1,4 +1,4 @@
-"""How CLIP-ES uses a CLIP image tower (algorithms.md §1.3-1.5, §3.3-3.5), on top of weights/torch_clip.py,
+"""How CLIP-ES uses a CLIP image tower (docs/algorithms.md §1.3-1.5, §3.3-3.5), on top of weights/torch_clip.py,
 plus a CPU-fast forward used for training the world CLIP.
 
 - `preprocess_clip_es(img)`: stretch-resize to multiples of 16 with Pillow bicubic on uint8, then normalize (§1.3).

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Golden outputs of CLIP-ES's Softmax-Grad-CAM (algorithms.md §3.3-3.5) from PyTorch autograd, for
+"""Golden outputs of CLIP-ES's Softmax-Grad-CAM (docs/algorithms.md §3.3-3.5) from PyTorch autograd, for
 seedmask's batched GPU Grad-CAM (src/wsss/gradcam.ts, test/wsss/gradcam.test.ts).
 
 Usage (from the repository root; Debian's python3-torch, so /usr/bin/python3):

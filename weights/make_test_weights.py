@@ -75,7 +75,7 @@ def write_safetensors(path: str, tensors: "OrderedDict[str, torch.Tensor]", meta
 
 
 # --------------------------------------------------------------------------------------------
-# Hugging Face layout (algorithms.md §1.6, second table)
+# Hugging Face layout (docs/algorithms.md §1.6, second table)
 
 def to_hf_state_dict(sd: "OrderedDict[str, torch.Tensor]", cfg: ClipConfig) -> "OrderedDict[str, torch.Tensor]":
     hf: "OrderedDict[str, torch.Tensor]" = OrderedDict()
@@ -165,7 +165,7 @@ def hf_config(cfg: ClipConfig) -> dict:
 
 def save_torchscript(model: nn.Module, cfg: ClipConfig, path: str) -> None:
     """Traces the model and saves it the way OpenAI's JIT checkpoint looks: fp16 by convert_weights,
-    plus three int64 scalars that build_model later deletes (algorithms.md §1.6)."""
+    plus three int64 scalars that build_model later deletes (docs/algorithms.md §1.6)."""
     m = copy.deepcopy(model).eval()
     m.register_buffer("input_resolution", torch.tensor(cfg.image_size))
     m.register_buffer("context_length", torch.tensor(cfg.context_length))

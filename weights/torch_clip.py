@@ -1,4 +1,4 @@
-"""A PyTorch CLIP (ViT image tower + causal text tower) written from ../shared/docs/algorithms.md (the project specification)
+"""A PyTorch CLIP (ViT image tower + causal text tower) written from docs/algorithms.md (the project specification)
 §1.1-1.2, §1.6 and §2.2, for seedmask's test weights and, later, golden outputs of the WebGPU forward.
 
 Module and attribute names are chosen so that `state_dict()` keys are exactly the OpenAI layout of
@@ -38,7 +38,7 @@ class ClipConfig:
     vocab_size: int
     text_width: int
     text_layers: int
-    # Heads default to width // 64: every OpenAI CLIP uses 64-wide heads (algorithms.md §1.1).
+    # Heads default to width // 64: every OpenAI CLIP uses 64-wide heads (docs/algorithms.md §1.1).
     vision_heads: Optional[int] = None
     text_heads: Optional[int] = None
     mlp_ratio: int = 4
@@ -60,7 +60,7 @@ class ClipConfig:
 # patch 16 like the real model, a 3x3 grid (10 tokens), 2 blocks per tower, a 320-token vocab.
 TINY = ClipConfig(embed_dim=32, image_size=48, patch_size=16, vision_width=64, vision_layers=2,
                   context_length=16, vocab_size=320, text_width=64, text_layers=2)
-# OpenAI ViT-B/16 (algorithms.md §1.1, §1.6).
+# OpenAI ViT-B/16 (docs/algorithms.md §1.1, §1.6).
 VITB16 = ClipConfig(embed_dim=512, image_size=224, patch_size=16, vision_width=768, vision_layers=12,
                     context_length=77, vocab_size=49408, text_width=512, text_layers=12)
 CONFIGS = {"tiny": TINY, "vitb16": VITB16}
@@ -186,7 +186,7 @@ def build_clip(cfg: ClipConfig) -> CLIP:
 
 
 def fp16_under_convert_weights(key: str) -> bool:
-    """Whether OpenAI's `convert_weights` stores this state-dict key in float16 (algorithms.md §1.5):
+    """Whether OpenAI's `convert_weights` stores this state-dict key in float16 (docs/algorithms.md §1.5):
     conv and linear weights/biases, the MHA input projection, `proj` and `text_projection`. Embeddings,
     LayerNorms and `logit_scale` stay float32."""
     last = key.rsplit(".", 1)[-1]

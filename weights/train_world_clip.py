@@ -22,7 +22,7 @@ Model. torch_clip.CLIP: ViT patch 16, width 192, 4 blocks, 3 heads; text width 1
 32; embedding 192; positional table for 224 px (14x14), interpolated bilinearly (align_corners=False)
 to each batch's grid, as CLIP-ES does at inference for every image size.
 
-Image feature. CLIP-ES (algorithms.md §1.5) does not use the class token: its image feature is the
+Image feature. CLIP-ES (docs/algorithms.md §1.5) does not use the class token: its image feature is the
 mean over patch tokens of ln_post(token) @ proj, and its CAMs are gradients of a softmax over
 [class prompts, background prompts] through that mean. Training uses the same pooling as its main
 feature (so the zero-shot prompt works through CLIP-ES's path and every patch token has to carry
@@ -866,7 +866,7 @@ def render_card(log: dict, ev: dict, cam, out: str) -> str:
     add("  18 background prompts of `labelset.json`, half of the time exactly as CLIP-ES writes them")
     add("  (`a clean origami ball,sphere.`, `a clean origami water.`), else with another template or the bare name.\n")
     add("## Tokenizer\n")
-    add(f"Byte-level BPE with CLIP's rules (algorithms.md §2.1): ids 0-255 the byte characters, 256-511 the same with")
+    add(f"Byte-level BPE with CLIP's rules (docs/algorithms.md §2.1): ids 0-255 the byte characters, 256-511 the same with")
     add(f"`</w>`, then {log['bpe_merges']} learned merges (ids 512-{511 + log['bpe_merges']}), then `<|startoftext|>` = {log['vocab_size'] - 2} and")
     add(f"`<|endoftext|>` = {log['vocab_size'] - 1} (the largest id, so text pooling at argmax works). Vocabulary size {log['vocab_size']}.")
     add("Merges were learned on the training captions, their re-phrasings, the label set's names, synonyms, prompt")
@@ -885,7 +885,7 @@ def render_card(log: dict, ev: dict, cam, out: str) -> str:
     add(f"\n{log['parameters']:,} parameters; LayerNorm eps 1e-5; `torch_clip.CLIP` (OpenAI-style pre-LN blocks, causal text")
     add(f"mask, EOT pooling). Logit scale exp({log['final_logit_scale']:.3f}) = {math.exp(log['final_logit_scale']):.1f}.\n")
     add("**Image feature as CLIP-ES uses it.** CLIP-ES's image feature is the mean over patch tokens of")
-    add("`ln_post(token) @ proj`, not the class token (algorithms.md §1.5), and its CAMs are gradients of a softmax over")
+    add("`ln_post(token) @ proj`, not the class token (docs/algorithms.md §1.5), and its CAMs are gradients of a softmax over")
     add("[class prompts, background prompts] through that mean. The model is trained with exactly that feature (weight 1)")
     add("and with the standard class-token feature (weight 0.5, so `encode_image` of `torch_clip` / HF `CLIPModel`")
     add(f"also works). Every training batch has its own grid (long side {log.get('grid', '10-16')} patches) and the")

@@ -1,4 +1,4 @@
-"""CAM sanity check for the world CLIP in PyTorch: CLIP-ES's Softmax-GradCAM (algorithms.md §3.4) and a
+"""CAM sanity check for the world CLIP in PyTorch: CLIP-ES's Softmax-GradCAM (docs/algorithms.md §3.4) and a
 simplified CAA refinement (§3.5) on the held-out world, scored against the ground truth with CLIP-ES's
 CAM evaluation (§3.6-3.7: background = (1 - max CAM)^τ, argmax, mIoU over background + classes).
 

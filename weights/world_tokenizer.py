@@ -1,4 +1,4 @@
-"""A small byte-level BPE vocabulary that follows CLIP's tokenizer rules (algorithms.md §2.1), learned
+"""A small byte-level BPE vocabulary that follows CLIP's tokenizer rules (docs/algorithms.md §2.1), learned
 from a corpus, and a tokenizer that reads it back from the Hugging Face files vocab.json + merges.txt.
 
 Vocabulary layout (the same as CLIP's, only with fewer merges):

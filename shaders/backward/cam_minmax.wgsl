@@ -1,4 +1,4 @@
-// Grad-CAM post-processing of CLIP-ES (pytorch_grad_cam, algorithms.md §3.4), per class row:
+// Grad-CAM post-processing of CLIP-ES (pytorch_grad_cam, docs/algorithms.md §3.4), per class row:
 //   v = ReLU(raw[k, skip ..]);  v = (v − min v) / (1e-7 + max(v − min v));  then the same once more
 // (the second min-max of aggregate_multi_layers; its ReLU is a no-op on values ≥ 0). Everything in
 // f32 as numpy does it; max(v − m) is taken as max(v) − m, which is the same f32 value because

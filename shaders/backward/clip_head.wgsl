@@ -1,4 +1,4 @@
-// CLIP-ES's class head and its gradient for one image (algorithms.md §1.5, §3.4), batched over the
+// CLIP-ES's class head and its gradient for one image (docs/algorithms.md §1.5, §3.4), batched over the
 // K target classes:
 //   forward   ê = e / |e|,  T̂_r = T_r / |T_r|,  l_r = κ · ê·T̂_r,  p = softmax(l) over the R text rows
 //   backward  for each target c < K (text row c, loss p_c):

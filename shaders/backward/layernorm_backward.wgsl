@@ -1,4 +1,4 @@
-// LayerNorm backward for B right-hand sides that share one forward pass (algorithms.md §3.4 LNback):
+// LayerNorm backward for B right-hand sides that share one forward pass (docs/algorithms.md §3.4 LNback):
 //   x̂ = (x[t, :] − mean_t) · rstd_t,   gh = g[b, t, :] ⊙ gamma
 //   dx[b, t, :] = rstd_t · (gh − mean(gh) − x̂ · mean(gh ⊙ x̂))   (+ residual[b, t, :] when `residual` ≠ 0)
 // x [rows, cols] is the forward input, shared by every b; (mean_t, rstd_t) = stats[t] as the forward

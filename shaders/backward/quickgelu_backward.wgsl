@@ -1,4 +1,4 @@
-// QuickGELU backward (CLIP's MLP, algorithms.md §3.4):
+// QuickGELU backward (CLIP's MLP, docs/algorithms.md §3.4):
 //   dh[i] = g[i] · QuickGELU'(h[i mod h_count]),   QuickGELU'(h) = s + 1.702 · h · s · (1 − s),  s = σ(1.702 h)
 // h is the pre-activation of the forward pass, shared by the B right-hand sides that make up g
 // (g has B · h_count elements, b-major).

@@ -1,4 +1,4 @@
-// Softmax backward for B right-hand sides that share one forward pass (attention, algorithms.md §3.4):
+// Softmax backward for B right-hand sides that share one forward pass (attention, docs/algorithms.md §3.4):
 //   ds[g, b, r, :] = P[g, r, :] ⊙ (dp[g, b, r, :] − Σ_j dp[g, b, r, j] · P[g, r, j])
 // P [G, R, C] holds the forward probabilities (G groups, e.g. heads; R rows, e.g. queries; C
 // columns, e.g. keys); dp and ds are [G, B, R, C], P broadcast over b (the K classes of CLIP-ES's

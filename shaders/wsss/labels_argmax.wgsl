@@ -1,4 +1,4 @@
-// Label map from per-class scores (algorithms.md §3.6, eval_cam.py): per pixel p,
+// Label map from per-class scores (docs/algorithms.md §3.6, eval_cam.py): per pixel p,
 //   BG_MODE 0 (τ ≥ 1):  bg = fp16(fp16(1 − max_k cam_k)^τ)     (scores [K, P], fg channels only)
 //   BG_MODE 1 (τ < 1):  bg = fp16(τ), a constant plane         (scores [K, P])
 //   BG_MODE 2:          bg = scores[0, p], the channels are [bg, class 1..K] (random walk, PAR)

@@ -1,4 +1,4 @@
-// The probability map CLIP-ES hands to the dense CRF (algorithms.md §3.6, eval_cam_with_crf.py):
+// The probability map CLIP-ES hands to the dense CRF (docs/algorithms.md §3.6, eval_cam_with_crf.py):
 //   out[0, p] = fp16(1 − max_k fp16(cam_k[p]))      (bg = (1 − max)^1 in float16)
 //   out[k + 1, p] = fp16(cam_k[p])
 // from cams [K, P] → out [K + 1, P], float16 values held in f32, not renormalised (they can sum to

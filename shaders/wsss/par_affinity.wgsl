@@ -1,4 +1,4 @@
-// PAR's pixel-adaptive affinities (algorithms.md §5, AFA's PAR), one invocation per pixel i of an
+// PAR's pixel-adaptive affinities (docs/algorithms.md §5, AFA's PAR), one invocation per pixel i of an
 // image [3, h, w]:
 //   σ_c   = unbiased std over the P neighbours j of I_j,c        (the centre is not a neighbour)
 //   κ_ij  = mean_c −(|I_j,c − I_i,c| / (σ_c + 1e-8) / w1)²

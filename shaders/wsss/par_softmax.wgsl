@@ -1,4 +1,4 @@
-// AFA's CAMs-with-background softmax (algorithms.md §5, refine_cams_with_bkg_v2): per pixel p,
+// AFA's CAMs-with-background softmax (docs/algorithms.md §5, refine_cams_with_bkg_v2): per pixel p,
 //   out[:, p] = softmax([bg[p], cams[0, p], …, cams[K−1, p]])   (max-subtracted, over channels)
 // bg is the (resized) constant background plane; out is [K + 1, P]. One invocation per pixel.
 // @include common/dispatch.wgsl

@@ -1,4 +1,4 @@
-// One PAR iteration (algorithms.md §5): m_out[c, i] = Σ_j aff[j, i] · m_in[c, neighbour_j(i)], with
+// One PAR iteration (docs/algorithms.md §5): m_out[c, i] = Σ_j aff[j, i] · m_in[c, neighbour_j(i)], with
 // neighbour j of (y, x) at (y + dy_j, x + dx_j) clamped to the image (replicate padding) and the
 // sum in neighbour order. One invocation per (pixel, group of 4 channels): each weight is loaded
 // once for 4 channels; channels past C in the last group read a clamped channel and are not written.

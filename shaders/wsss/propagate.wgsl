@@ -1,4 +1,4 @@
-// Symmetrised propagation without forming S (algorithms.md §3.5, §8 item 10):
+// Symmetrised propagation without forming S (docs/algorithms.md §3.5, §8 item 10):
 //   u[k, i] = ½ Σ_j (t[i, j] + t[j, i]) · v[k, j]      i.e. U = V Sᵀ = V S with S = (T + Tᵀ)/2
 // for a row-major [n, n] matrix t and K right-hand sides v [K, n] → u [K, n].
 // One invocation per (row i, group of 4 right-hand sides): it reads row i and column i of t once and

@@ -1,4 +1,4 @@
-// CLIP-ES's scale_cam_image on each row of x [rows, len] (algorithms.md §3.4, §3.5), in float32:
+// CLIP-ES's scale_cam_image on each row of x [rows, len] (docs/algorithms.md §3.4, §3.5), in float32:
 //   y = (x − min(x)) / (eps + max(x − min(x)))
 // numpy forms eps + max in float64 and the division casts it to float32; here eps + max is one f32
 // addition, which can differ from that only when the sum lies within ~1e-15 of an f32 rounding tie.

@@ -1,4 +1,4 @@
-// AffinityNet's pair affinities (algorithms.md §6, psa network/resnet38_aff.py + tool/pyutils.py),
+// AffinityNet's pair affinities (docs/algorithms.md §6, psa network/resnet38_aff.py + tool/pyutils.py),
 // one invocation per pixel b of a feature map f [C, h, w] (n = h·w), i.e. per column b of the dense
 // n×n affinity. For every window offset o = (oy, ox) ∈ [−R, R]², R = radius − 1, with a = b + o:
 //   table[o, b] = 1                                   if o = 0 (W_ii = 1)

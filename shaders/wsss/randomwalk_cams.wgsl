@@ -1,4 +1,4 @@
-// The random walk's seeds (algorithms.md §6, psa infer_aff.py): from foreground CAMs cams [K, H, W]
+// The random walk's seeds (docs/algorithms.md §6, psa infer_aff.py): from foreground CAMs cams [K, H, W]
 // build [bg, cam_1..cam_K] with bg = (1 − max_k cam_k)^α (f32; integer α by binary powering), pad
 // with zeros to [K + 1, POOL·h, POOL·w] and average-pool POOL×POOL with stride POOL → out [K + 1, h·w].
 // POOL = 1 (CAMs already at feature resolution) is the identity pooling. One invocation per output.

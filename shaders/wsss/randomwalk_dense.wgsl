@@ -1,4 +1,4 @@
-// The dense column-stochastic transition matrix of the random walk (algorithms.md §6):
+// The dense column-stochastic transition matrix of the random walk (docs/algorithms.md §6):
 //   T[a, b] = table[o, b] / colsum[b] when a − b = o lies in the (2R + 1)² window, else 0,
 // from randomwalk_affinity.wgsl's window table. One invocation per element of the row-major n×n T.
 // @include common/dispatch.wgsl

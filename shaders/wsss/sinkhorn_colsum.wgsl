@@ -1,4 +1,4 @@
-// Sinkhorn column step (algorithms.md §3.5) on a row-major [n, n] matrix t, in place:
+// Sinkhorn column step (docs/algorithms.md §3.5) on a row-major [n, n] matrix t, in place:
 //   if DIVIDE_ROWS: t[i, j] /= rowsum[i]      (finishes the previous round's row normalisation)
 //   colsum[j] = Σ_i t[i, j] + eps      (eps = 0 reproduces CLIP-ES, which has no guard)
 // One invocation per column j walks down the column, so neighbouring invocations read neighbouring

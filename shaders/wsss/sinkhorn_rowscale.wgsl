@@ -1,4 +1,4 @@
-// Last half-step of Sinkhorn (algorithms.md §3.5): t[i, j] /= rowsum[i] over a row-major [n, n]
+// Last half-step of Sinkhorn (docs/algorithms.md §3.5): t[i, j] /= rowsum[i] over a row-major [n, n]
 // matrix, in place; one invocation per element (consecutive invocations, consecutive addresses).
 // @include common/dispatch.wgsl
 

@@ -1,4 +1,4 @@
-// Sinkhorn row step (algorithms.md §3.5) on a row-major [n, n] matrix t, in place:
+// Sinkhorn row step (docs/algorithms.md §3.5) on a row-major [n, n] matrix t, in place:
 //   t[i, j] /= colsum[j]      (the column normalisation of this round)
 //   rowsum[i] = Σ_j t[i, j] + eps   (after that division; eps = 0 reproduces CLIP-ES)
 // One invocation per row i walks along its row. The division by rowsum is left to the next

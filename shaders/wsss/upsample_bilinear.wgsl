@@ -4,7 +4,7 @@
 // (HResizeLinear then VResizeLinear) and PyTorch's CPU bilinear. The host computes per output row
 // and column the two source indices and the two float32 weights exactly as the emulated library
 // does (src/wsss/caa.ts), including the border clamps, so one kernel serves cv2 INTER_LINEAR
-// (algorithms.md §3.5) and torch bilinear with and without align_corners (§5, §6).
+// (docs/algorithms.md §3.5) and torch bilinear with and without align_corners (§5, §6).
 // tab holds (i0, i1, w0, w1) per output row (first out_h entries) then per output column; the
 // indices are exact in f32 (< 2^24). ROUND_F16 rounds every output to the nearest float16 value,
 // as CLIP-ES's `.astype(np.float16)` does when it stores attn_highres.

@@ -119,7 +119,7 @@ export async function run(argv: string[]): Promise<number> {
       timings: summary.stageMs,
       examples,
       notes: [
-        'mIoU follows the VOC protocol (algorithms.md §3.7): one confusion matrix over all images, ground-truth 255 ignored, mean over classes present.',
+        'mIoU follows the VOC protocol (docs/algorithms.md §3.7): one confusion matrix over all images, ground-truth 255 ignored, mean over classes present.',
         'Coverage is the share of valid ground-truth pixels that got a label (the CRF marks pixels with max posterior < 0.95 as 255 = ignore; they count as misses here).',
         'The world CLIP is small and weak (see weights/world-clip/MODEL_CARD.md); these numbers measure the pipeline on it, not CLIP ViT-B/16 on VOC.',
       ],

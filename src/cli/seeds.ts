@@ -31,7 +31,7 @@ options:
   --refiner R         crf (default) | par | randomwalk | none (CAA label map, bg = (1 − max)^tau)
   --stages LIST       also make and score these stages: ${STAGES.join(',')} or 'all'
   --box-threshold L   CAA box threshold lambda (default 0.4; 0.7 for coco)
-  --boxes MODE        clip-es (default: the edge-clipping quirk of algorithms.md §3.5) | corrected
+  --boxes MODE        clip-es (default: the edge-clipping quirk of docs/algorithms.md §3.5) | corrected
   --tau T             background exponent for CAM label maps (default 2)
   --crf-image MODE    clip-es (default: BGR − mean with the uint8 wrap, §3.6) | rgb
   --confidence C      CRF confidence below which a pixel is ignored (default 0.95)

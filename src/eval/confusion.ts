@@ -1,4 +1,4 @@
-// Segmentation accuracy with the VOC protocol as CLIP-ES evaluates it (algorithms.md §3.7,
+// Segmentation accuracy with the VOC protocol as CLIP-ES evaluates it (docs/algorithms.md §3.7,
 // eval_cam.py / eval_cam_with_crf.py `scores`):
 //   - one confusion matrix accumulated over all images (not a mean of per-image scores);
 //     rows = ground truth, columns = prediction;

@@ -1,4 +1,4 @@
-// Backward kernels for CLIP-ES's Softmax-Grad-CAM (algorithms.md §3.4; shaders/backward/), each
+// Backward kernels for CLIP-ES's Softmax-Grad-CAM (docs/algorithms.md §3.4; shaders/backward/), each
 // batched over B right-hand sides (the K target classes) that share one forward pass: the forward
 // tensors (LayerNorm input and statistics, attention probabilities, MLP pre-activation) are read
 // once per row and broadcast over b, never copied K times.

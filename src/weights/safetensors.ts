@@ -2,7 +2,7 @@
 //
 // Layout: 8-byte little-endian unsigned header length N, N bytes of UTF-8 JSON
 //   { "<name>": { "dtype": "F32", "shape": [..], "data_offsets": [begin, end] }, ..., "__metadata__": {..} }
-// then the data section; offsets are relative to its start (algorithms.md §1.7).
+// then the data section; offsets are relative to its start (docs/algorithms.md §1.7).
 //
 // The reader validates the whole header before any tensor is read, and reports every problem it
 // finds in one error: a file is either entirely trustworthy or rejected. Checks:

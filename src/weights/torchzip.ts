@@ -3,7 +3,7 @@
 // `data.pkl` (the pickled object) and `data/<key>` (one raw little-endian storage per key). A
 // tensor is a strided view (offset, size, stride) into a storage, and several tensors may share a
 // storage (views, tied weights), so each tensor records its own byte offset and strides.
-// See algorithms.md §1.7.
+// See docs/algorithms.md §1.7.
 //
 // Everything is validated when the file is opened: the pickle runs (safely, see unpickle.ts), every
 // referenced storage must exist, be stored uncompressed, be large enough for its element count,

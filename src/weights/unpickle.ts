@@ -8,7 +8,7 @@
 // exception: their module objects are classes under `__torch__.` that exist only as compiled
 // TorchScript; we turn them into inert records of their attribute dicts, never running their code.
 //
-// Opcodes: protocol 2 (what torch.save and TorchScript write, algorithms.md §1.7) plus the few
+// Opcodes: protocol 2 (what torch.save and TorchScript write, docs/algorithms.md §1.7) plus the few
 // protocol 3-5 ones that only move data (FRAME, SHORT_BINUNICODE, STACK_GLOBAL, MEMOIZE, sets,
 // bytes). Opcodes that instantiate by name (INST, OBJ, NEWOBJ_EX), the extension registry and the
 // text-mode protocol 0 forms are refused with an error naming the opcode.
@@ -417,7 +417,7 @@ export function unpickle(data: Uint8Array, options: UnpickleOptions): PickleValu
 
 /**
  * Walks dicts, lists and TorchScript objects and returns every tensor leaf with its dotted path
- * (algorithms.md §1.7). A torch.save'd state_dict gives its own keys; a TorchScript module tree
+ * (docs/algorithms.md §1.7). A torch.save'd state_dict gives its own keys; a TorchScript module tree
  * gives the eager state_dict keys; a checkpoint {'state_dict': {...}, 'epoch': 3} gives
  * 'state_dict.<key>'. Non-tensor leaves (ints, strings, None, flags) are skipped.
  */

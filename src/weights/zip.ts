@@ -1,6 +1,6 @@
 // Minimal ZIP reader over a ByteSource, for PyTorch archives (torch.save and TorchScript).
 //
-// Only the central directory is trusted for the list of entries (algorithms.md §1.7: local headers
+// Only the central directory is trusted for the list of entries (docs/algorithms.md §1.7: local headers
 // need not be contiguous). PyTorch stores tensor storages uncompressed and 64-byte aligned, so a
 // storage is read by slicing the file at the entry's data offset; no decompression, no copy of the
 // archive. Deflated entries (TorchScript's code/ files, or an archive re-packed by a zip tool)

@@ -1,4 +1,4 @@
-// Seeds for a whole VOC-layout dataset (algorithms.md §3.1, §3.7): every id of a split list, each
+// Seeds for a whole VOC-layout dataset (docs/algorithms.md §3.1, §3.7): every id of a split list, each
 // image's labels from its ground-truth mask or from a label file, outputs per image under OUT, and
 // an evaluation per stage when ground truth exists.
 //

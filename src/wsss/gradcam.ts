@@ -1,4 +1,4 @@
-// CLIP-ES's Softmax-Grad-CAM on the GPU (algorithms.md §1.5, §3.3, §3.4), batched over the K labels
+// CLIP-ES's Softmax-Grad-CAM on the GPU (docs/algorithms.md §1.5, §3.3, §3.4), batched over the K labels
 // of an image in one forward and one backward pass, plus the attention affinity W of §3.5.
 //
 //   const r = await gradCam(model, { rgba, height, width }, text, K);   // text [(K + M), E]

@@ -1,5 +1,5 @@
 // Label sets: which classes exist, how the text encoder is told about them, and which background
-// prompts compete with them. CLIP-ES (algorithms.md §2.3, §3.2) builds one text row per class by
+// prompts compete with them. CLIP-ES (docs/algorithms.md §2.3, §3.2) builds one text row per class by
 // putting a class string into a template ("a clean origami {}."), where the class string carries
 // its synonyms ("person with clothes,people,human"), and adds a row per background prompt.
 //
@@ -48,7 +48,7 @@ export class LabelSetError extends Error {
 export const MAX_CLASSES = 254;
 
 // ---------------------------------------------------------------------------------------------
-// Built-in sets (CLIP-ES clip_text.py, algorithms.md §3.2)
+// Built-in sets (CLIP-ES clip_text.py, docs/algorithms.md §3.2)
 
 const CLIP_ES_TEMPLATE = 'a clean origami {}.';
 
@@ -243,7 +243,7 @@ export interface ParseLabelsOptions {
   dedupe?: boolean;
   /**
    * No labels is an error by default. With `allowEmpty`, [] comes back instead, for pipelines that
-   * skip unlabelled images rather than stop (algorithms.md §8.5).
+   * skip unlabelled images rather than stop (docs/algorithms.md §8.5).
    */
   allowEmpty?: boolean;
 }

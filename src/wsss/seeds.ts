@@ -1,4 +1,4 @@
-// CLIP-ES seed masks for one image (algorithms.md §3.3–3.6), every heavy step on the GPU:
+// CLIP-ES seed masks for one image (docs/algorithms.md §3.3–3.6), every heavy step on the GPU:
 //
 //   labels ──► text rows [K + M, E] (label set prompts, cached per model)       text.ts
 //   image  ──► Softmax Grad-CAM, all K labels in one batched backward pass      gradcam.ts

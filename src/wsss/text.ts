@@ -1,4 +1,4 @@
-// The text side of CLIP-ES (algorithms.md §2.3, §3.3): one embedding per class prompt and per
+// The text side of CLIP-ES (docs/algorithms.md §2.3, §3.3): one embedding per class prompt and per
 // background prompt of a label set, L2-normalised, computed once per (model, label set) and then
 // gathered per image as TXT = [FG[labels]; BG] — the image's K label rows in label order, then all
 // M background rows. The softmax of Grad-CAM runs over exactly these K + M rows.

@@ -266,7 +266,7 @@ describe('camMinMax vs float32 emulation', () => {
     }
   });
 
-  it('keeps the maximum at m/(m + 1e-7) < 1, never exactly 1 (algorithms.md §3.4)', async () => {
+  it('keeps the maximum at m/(m + 1e-7) < 1, never exactly 1 (docs/algorithms.md §3.4)', async () => {
     const gpu = await testGpu();
     const t = gpu.upload(new Float32Array([9, 0, 0.5, 2, 1]), [1, 5]);
     const cam = await gpu.readF32(await camMinMax(gpu, t, { skip: 1 }));

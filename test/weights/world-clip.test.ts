@@ -1,6 +1,6 @@
 // The committed world CLIP (weights/world-clip/, made by weights/train_world_clip.py): the weight
 // loader reads it with the architecture its config.json states, and its tokenizer files follow
-// CLIP's vocabulary layout (algorithms.md §2.1) in the Hugging Face vocab.json + merges.txt format.
+// CLIP's vocabulary layout (docs/algorithms.md §2.1) in the Hugging Face vocab.json + merges.txt format.
 
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';

@@ -18,7 +18,7 @@ import { tempDir } from '../io/helpers.js';
 const tmp = tempDir('seedmask-labelset-');
 afterAll(() => tmp.cleanup());
 
-// algorithms.md §3.2 (CLIP-ES clip_text.py), written out independently of the source under test.
+// docs/algorithms.md §3.2 (CLIP-ES clip_text.py), written out independently of the source under test.
 const VOC_NAMES = 'aeroplane bicycle bird boat bottle bus car cat chair cow diningtable dog horse motorbike person pottedplant sheep sofa train tvmonitor'.split(' ');
 const VOC_PROMPTS = ['aeroplane', 'bicycle', 'bird avian', 'boat', 'bottle', 'bus', 'car', 'cat', 'chair seat', 'cow', 'diningtable', 'dog', 'horse', 'motorbike', 'person with clothes,people,human', 'pottedplant', 'sheep', 'sofa', 'train', 'tvmonitor screen'];
 const VOC_BACKGROUND = 'ground land grass tree building wall sky lake water river sea railway railroad keyboard helmet cloud house mountain ocean road rock street valley bridge sign'.split(' ');

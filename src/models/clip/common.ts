@@ -1,5 +1,5 @@
 // Pieces shared by the CLIP vision and text graphs: weight access, host-side derived constants,
-// and the pre-LN residual attention block (algorithms.md §1.2) as graph nodes.
+// and the pre-LN residual attention block (docs/algorithms.md §1.2) as graph nodes.
 import type { Graph, Value } from '../../graph/graph.js';
 import { attentionOp, layerNormOp, matmulOp } from '../../graph/ops.js';
 

@@ -1,5 +1,5 @@
 // HTML character-reference unescaping with the rules of Python's `html.unescape`, which CLIP's
-// tokenizer applies (twice) to every text before tokenizing it (algorithms.md §2.1). Written from
+// tokenizer applies (twice) to every text before tokenizing it (docs/algorithms.md §2.1). Written from
 // the behaviour Python documents and exhibits, so that a caption such as "fish &amp; chips" or
 // "caf&eacute" gives the same tokens as OpenAI's tokenizer:
 //

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Writes html-entities-data.ts: Python's HTML5 named character references as a compact TS string.
 
-The CLIP tokenizer unescapes HTML twice with Python's html.unescape (algorithms.md §2.1); the
+The CLIP tokenizer unescapes HTML twice with Python's html.unescape (docs/algorithms.md §2.1); the
 TypeScript port (html-entities.ts) needs the same table of names. Python's `html.entities.html5`
 is the source, so the TS tokenizer matches the Python it emulates, whatever that table's quirks.
 

@@ -1,4 +1,4 @@
-// CLIP's text tower as a graph for one batch size and context length (algorithms.md §2.2), and
+// CLIP's text tower as a graph for one batch size and context length (docs/algorithms.md §2.2), and
 // the zero-shot classifier CLIP-ES builds from it (§2.3).
 //
 //   ids [B, C] → token_embedding rows (take_rows) + positional_embedding[:C]

@@ -1,5 +1,5 @@
 // CLIP's tokenizer: text cleanup, pre-tokenization and byte-level BPE, as OpenAI's
-// `simple_tokenizer.py` and `clip.tokenize` define them (algorithms.md §2.1). Written from that
+// `simple_tokenizer.py` and `clip.tokenize` define them (docs/algorithms.md §2.1). Written from that
 // specification; it shares no code with the original.
 //
 // Pipeline for one text:

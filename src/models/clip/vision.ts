@@ -1,4 +1,4 @@
-// CLIP's image tower (ViT) as a graph for one image size (algorithms.md §1.1–1.5).
+// CLIP's image tower (ViT) as a graph for one image size (docs/algorithms.md §1.1–1.5).
 //
 //   image [3, H', W'] (normalised, H', W' multiples of the patch p; see clipEsInput)
 //   → patch embedding: conv2d(stride = kernel = p, no bias) as im2col + one matmul

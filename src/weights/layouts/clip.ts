@@ -2,7 +2,7 @@
 //
 // CANONICAL LAYOUT
 // ================
-// Canonical names are OpenAI's state-dict keys (algorithms.md §1.6), all tensors float32:
+// Canonical names are OpenAI's state-dict keys (docs/algorithms.md §1.6), all tensors float32:
 //
 //   visual.conv1.weight                      [Wv, 3, P, P]   patch embedding, no bias
 //   visual.class_embedding                   [Wv]

@@ -1,7 +1,7 @@
 // CLIP tokenizer (src/models/clip/tokenizer.ts). Three layers of evidence:
 //   1. Always: cleanup, HTML unescaping, pre-tokenization, BPE mechanics, tokenize/padding/
 //      truncation and every load error, on in-memory toy vocabularies.
-//   2. With OpenAI's bpe_simple_vocab_16e6.txt.gz (shipped in assets/clip/): "a photo of a cat.", algorithms.md Appendix A (104 CLIP-ES prompts), and
+//   2. With OpenAI's bpe_simple_vocab_16e6.txt.gz (shipped in assets/clip/): "a photo of a cat.", docs/algorithms.md Appendix A (104 CLIP-ES prompts), and
 //      1,200 varied strings against test/fixtures/tokenizer/reference.json, written by the
 //      independent Python reference next to it.
 //   3. With that file and /usr/bin/python3: the same vocabulary converted to Hugging Face's
@@ -34,7 +34,7 @@ interface ReferenceFixture {
   cases: [text: string, cleaned: string, ids: number[]][];
 }
 
-/** algorithms.md Appendix A: `a clean origami {}.` prompts, ids with SOT/EOT, before padding. */
+/** docs/algorithms.md Appendix A: `a clean origami {}.` prompts, ids with SOT/EOT, before padding. */
 const APPENDIX_A: [string, string][] = [
   ['a clean origami aeroplane.', '49406 320 3772 31832 27735 3980 269 49407'],
   ['a clean origami bicycle.', '49406 320 3772 31832 11652 269 49407'],
@@ -523,7 +523,7 @@ describe('OpenAI vocabulary (bpe_simple_vocab_16e6.txt.gz)', () => {
     expect(Array.from(tok.tokenize(['a photo of a cat.'], 77, { padding: 'eot' }).subarray(8)).every((v) => v === 49407)).toBe(true);
   });
 
-  it('matches every Appendix A vector of algorithms.md (104 CLIP-ES prompts)', () => {
+  it('matches every Appendix A vector of docs/algorithms.md (104 CLIP-ES prompts)', () => {
     expect(APPENDIX_A).toHaveLength(104);
     const rows = tok.tokenize(APPENDIX_A.map(([prompt]) => prompt));
     APPENDIX_A.forEach(([prompt, ids], i) => {
