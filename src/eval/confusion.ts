@@ -20,12 +20,17 @@
 //                      alongside.
 // Predicted values from numClasses to 254 are an error: they mean the wrong label set.
 
+/**
+ * How predicted void (255) pixels on valid ground truth are scored: 'miss' counts them as misses
+ * of the GT class, 'exclude' drops them from scoring (see {@link computeScores}).
+ */
 export type VoidPredictionRule = 'miss' | 'exclude';
 
 /** Value of void (ignore) pixels in masks. */
 export const VOID = 255;
 
 export class ConfusionMatrix {
+  /** Number of classes, background included (1..255); class ids are 0..numClasses − 1. */
   readonly numClasses: number;
   /**
    * counts[gt * (numClasses + 1) + pred], pred in 0..numClasses where column numClasses holds void
@@ -36,6 +41,7 @@ export class ConfusionMatrix {
   ignoredGtPixels = 0;
   /** Of those, pixels whose GT value is neither 255 nor a class: a hint that the label set is wrong. */
   strayGtPixels = 0;
+  /** Number of images added (merged matrices included). */
   images = 0;
 
   constructor(numClasses: number) {
@@ -88,6 +94,7 @@ export class ConfusionMatrix {
   }
 }
 
+/** The scores of one class from {@link computeScores}; pixel counts are summed over all images. */
 export interface ClassScore {
   /** Mask value (0 = background). */
   id: number;
@@ -95,6 +102,7 @@ export interface ClassScore {
   gtPixels: number;
   /** Pixels predicted as this class, on valid GT. */
   predictedPixels: number;
+  /** Pixels where both GT and prediction are this class. */
   truePositives: number;
   /** TP / (GT + predicted − TP); NaN when the class is neither in GT nor predicted. */
   iou: number;
@@ -106,8 +114,11 @@ export interface ClassScore {
   present: boolean;
 }
 
+/** Segmentation scores of a confusion matrix under the VOC protocol, from {@link computeScores}. */
 export interface Scores {
+  /** How void predictions were scored. */
   rule: VoidPredictionRule;
+  /** One entry per class, indexed by class id (0 = background). */
   classes: ClassScore[];
   /** Mean IoU over present classes (NaN if none is present). */
   miou: number;
@@ -119,8 +130,11 @@ export interface Scores {
   voidPredictions: number;
   /** Fraction of valid GT pixels with a non-void prediction. */
   coverage: number;
+  /** GT pixels left out of scoring because their value is ≥ numClasses (255 = void, and stray values). */
   ignoredGtPixels: number;
+  /** Of those, pixels whose GT value is neither 255 nor a class: a hint that the label set is wrong. */
   strayGtPixels: number;
+  /** Number of images scored. */
   images: number;
 }
 

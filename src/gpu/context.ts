@@ -38,7 +38,9 @@ function bufferId(b: GPUBuffer): number {
 }
 
 export class Gpu {
+  /** The adapter description, enabled features and device limits that kernels specialise on. */
   readonly traits: DeviceTraits;
+  /** Pool of reusable storage buffers behind every tensor, in size buckets; tracks allocated and peak bytes. */
   readonly pool: BufferPool;
   /** Per-dispatch GPU times, filled when `profiling` is on (needs timestamp-query); see takeTimings. */
   private readonly timings: KernelTiming[] = [];
@@ -62,6 +64,7 @@ export class Gpu {
   private readonly queryCapacity = 512;
 
   private constructor(
+    /** The underlying WebGPU device. */
     readonly device: GPUDevice,
     traits: DeviceTraits,
     private readonly gpuAdapter: GPUAdapter,
@@ -77,15 +80,18 @@ export class Gpu {
     });
   }
 
+  /** Picks an adapter, requests a device with every limit at its maximum, and wraps it. Throws GpuError when there is no adapter. */
   static async open(options: OpenGpuOptions = {}): Promise<Gpu> {
     const { device, adapter, features, gpuAdapter } = await requestDevice(options);
     return new Gpu(device, { adapter, features, limits: device.limits }, gpuAdapter);
   }
 
+  /** Readable adapter name for messages: 'vendor / architecture / device (backend)'. */
   get adapterName(): string {
     return adapterName(this.traits.adapter);
   }
 
+  /** True on the SwiftShader CPU Vulkan driver rather than a real GPU. */
   get isSwiftShader(): boolean {
     return this.traits.adapter.kind === 'swiftshader';
   }
@@ -103,6 +109,7 @@ export class Gpu {
   // ------------------------------------------------------------------------------------------
   // Tensors
 
+  /** A pooled, uninitialised tensor of `shape` and `dtype` (default f32); free it with {@link release}. */
   empty(shape: Shape, dtype: DType = 'f32', label = 'tensor'): Tensor {
     const bytes = numel(shape) * DTYPE_BYTES[dtype];
     return new Tensor(shape, dtype, this.pool.acquire(bytes, label));
@@ -118,6 +125,10 @@ export class Gpu {
     return t;
   }
 
+  /**
+   * Copies host data into an existing tensor; `data.length` must equal its element count (f16 as raw
+   * Uint16Array bits). Pending dispatches are submitted first.
+   */
   write(t: Tensor, data: TypedArray | readonly number[]): void {
     if (data.length !== t.size) throw new GpuError(`write: ${data.length} values for ${t}`);
     const typed = toTyped(data, t.dtype);
@@ -132,6 +143,7 @@ export class Gpu {
     this.device.queue.writeBuffer(t.buffer, t.byteOffset, padded.buffer, padded.byteOffset, padded.byteLength);
   }
 
+  /** Returns the tensors' buffers to the pool for reuse; the tensors must not be used afterwards. */
   release(...tensors: Tensor[]): void {
     for (const t of tensors) this.pool.release(t.buffer);
   }
@@ -153,6 +165,7 @@ export class Gpu {
     return fromBytes(copy, t.dtype);
   }
 
+  /** {@link read} for an f32 tensor; throws GpuError for any other dtype. */
   async readF32(t: Tensor): Promise<Float32Array> {
     if (t.dtype !== 'f32') throw new GpuError(`readF32: ${t} is not f32`);
     return (await this.read(t)) as Float32Array;
@@ -404,6 +417,7 @@ export class Gpu {
     this.profilingOn = on;
   }
 
+  /** Whether per-dispatch timing is on; off by default. */
   get profiling(): boolean {
     return this.profilingOn;
   }

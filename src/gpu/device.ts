@@ -9,6 +9,7 @@
 // driver lavapipe is rejected by Dawn, so the presence of ICD files proves nothing.)
 import { GpuError } from './errors.js';
 
+/** Options of {@link Gpu.open}: which adapter, and how to set up the device. */
 export interface OpenGpuOptions {
   /**
    * Which adapter to use. 'swiftshader' forces the CPU Vulkan driver; any other string is matched
@@ -16,6 +17,7 @@ export interface OpenGpuOptions {
    * passed to Dawn as its `adapter=` toggle. Default: env SEEDMASK_ADAPTER, else the first adapter.
    */
   adapter?: string;
+  /** Passed to `requestAdapter`: 'low-power' or 'high-performance'. Default: the runtime's choice. */
   powerPreference?: GPUPowerPreference;
   /**
    * Disable Dawn's bounds-clamping robustness transform (1.1–3.4x faster on SwiftShader). Only for
@@ -24,22 +26,33 @@ export interface OpenGpuOptions {
   unsafeNoRobustness?: boolean;
 }
 
+/** The WebGPU adapter a {@link Gpu} runs on, from `GPUAdapter.info`; strings may be empty. */
 export interface AdapterDescription {
+  /** Adapter vendor, e.g. 'nvidia' or 'google' (SwiftShader). */
   vendor: string;
+  /** GPU architecture or family name. */
   architecture: string;
+  /** Device name or id. */
   device: string;
+  /** Driver's human-readable description of the adapter. */
   description: string;
   /** 'swiftshader' when running on the CPU Vulkan driver; kernels pick variants by it. */
   kind: 'swiftshader' | 'gpu';
+  /** 'node-dawn' in Node (the npm `webgpu` package), 'browser' for navigator.gpu. */
   backend: 'node-dawn' | 'browser';
   /** Subgroup sizes the adapter may use (0 when it does not say). */
   subgroupMinSize: number;
+  /** Largest subgroup size the adapter may use (0 when it does not say). */
   subgroupMaxSize: number;
 }
 
+/** Optional WebGPU features enabled on the device (each is requested when the adapter has it). */
 export interface GpuFeatures {
+  /** 'timestamp-query': needed for kernel profiling ({@link Gpu.profiling}). */
   timestampQuery: boolean;
+  /** 'subgroups': lets row-wise kernels (layernorm, softmax, reductions) use their subgroup variants. */
   subgroups: boolean;
+  /** 'shader-f16': half-precision arithmetic in shaders. */
   shaderF16: boolean;
 }
 

@@ -2,6 +2,10 @@
 // unsupported kind, or a write failed half-way), the message starts with the file's path so that a
 // user running over thousands of images knows which one to look at. `problem` holds the rest.
 
+/**
+ * A file that could not be read, decoded or written. The message is `<file>: <problem>`;
+ * `cause` holds the underlying error where there is one.
+ */
 export class IoError extends Error {
   /** Path of the file (or the name given for an in-memory buffer). */
   readonly file: string;

@@ -19,18 +19,25 @@ import { decodePng, encodePngRgba } from './png.js';
 
 /** An 8-bit RGBA image: `data[4 * (y * width + x) + c]`, c = 0 red … 3 alpha. */
 export interface RgbaImage {
+  /** Width in pixels (at least 1). */
   width: number;
+  /** Height in pixels (at least 1). */
   height: number;
+  /** Row-major RGBA8 pixels, 4 bytes per pixel; length = 4 × width × height. */
   data: Uint8Array;
 }
 
+/** An image file format seedmask decodes, as told by {@link sniffImageFormat}. */
 export type ImageFormat = 'jpeg' | 'png';
 
 /** Refuse larger images outright (a hostile or corrupt header must not allocate gigabytes). */
 const MAX_MEGAPIXELS = 100;
 
 /** The format told by the file's first bytes (the extension is not trusted), or a named unsupported one. */
-export function sniffImageFormat(bytes: Uint8Array): ImageFormat | { unsupported: string } {
+export function sniffImageFormat(bytes: Uint8Array): ImageFormat | {
+  /** 'GIF', 'BMP', 'WebP', 'TIFF', or 'unknown'. */
+  unsupported: string;
+} {
   const starts = (...sig: number[]) => sig.every((b, i) => bytes[i] === b);
   if (starts(0xff, 0xd8, 0xff)) return 'jpeg';
   if (starts(0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a)) return 'png';

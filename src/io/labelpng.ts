@@ -19,8 +19,11 @@ export { crc32 } from './png.js';
 
 /** A label map: `data[y * width + x]` is the class id of pixel (x, y). */
 export interface LabelMap {
+  /** Width in pixels. */
   width: number;
+  /** Height in pixels. */
   height: number;
+  /** Row-major class ids, one byte per pixel (0 = background, 255 = void); length = width × height. */
   data: Uint8Array;
 }
 

@@ -10,6 +10,7 @@
 
 import { IoError, messageOf } from './errors.js';
 
+/** A float32 array as stored in a .npy file: values in C (row-major) order and their shape. */
 export interface NpyArray {
   /** Dimensions, outermost first; [] is a scalar. */
   shape: number[];

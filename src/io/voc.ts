@@ -16,16 +16,25 @@ export const VOC_DIRS = {
   splits: join('ImageSets', 'Segmentation'),
 } as const;
 
+/** The paths of a VOC-layout dataset under one root folder; see {@link vocLayout}. */
 export interface VocLayout {
+  /** The dataset's root folder, as given to {@link vocLayout}. */
   root: string;
+  /** ROOT/JPEGImages: the photos, one `<id>.jpg` each. */
   imagesDir: string;
+  /** ROOT/SegmentationClass: the ground-truth label PNGs (class ids, 255 = void). */
   masksDir: string;
+  /** ROOT/ImageSets/Segmentation: the split lists, one `<split>.txt` each. */
   splitsDir: string;
+  /** Path of image `id`: ROOT/JPEGImages/<id>.jpg. */
   imagePath(id: string): string;
+  /** Path of the ground-truth label PNG of `id`: ROOT/SegmentationClass/<id>.png. */
   maskPath(id: string): string;
+  /** Path of a split list such as 'train' or 'val': ROOT/ImageSets/Segmentation/<split>.txt. */
   splitPath(split: string): string;
 }
 
+/** The VOC-layout paths under `root`; nothing is read or checked on disk. */
 export function vocLayout(root: string): VocLayout {
   const imagesDir = join(root, VOC_DIRS.images);
   const masksDir = join(root, VOC_DIRS.masks);
@@ -56,6 +65,7 @@ export function parseSplitList(text: string, name = '<list>'): string[] {
   return ids;
 }
 
+/** Reads a split list file and parses it as {@link parseSplitList} does; errors name `path`. */
 export async function readSplitList(path: string): Promise<string[]> {
   return parseSplitList(await readText(path), path);
 }

@@ -8,6 +8,7 @@
 // below assume a little-endian host (every platform Node and browsers ship on); `assertLittleEndian`
 // turns the exotic case into a clear error instead of silently byte-swapped weights.
 
+/** Element type of a stored tensor, named as in safetensors; every type is converted to float32 on load. */
 export type DType = 'F64' | 'F32' | 'F16' | 'BF16' | 'I64' | 'I32' | 'I16' | 'I8' | 'U8' | 'BOOL';
 
 export const DTYPE_SIZE: Readonly<Record<DType, number>> = {

@@ -157,15 +157,23 @@ export async function openClip(input: WeightInput, options: ClipLoadOptions = {}
   }
 }
 
+/** One canonical CLIP tensor in memory. */
 export interface ClipTensor {
+  /** Dimensions, outermost first; [] for a scalar (logit_scale). */
   shape: readonly number[];
+  /** The values as float32, row-major; length = product of `shape`. */
   data: Float32Array;
 }
 
+/** A CLIP checkpoint read fully into memory by {@link loadClip}, in the canonical (OpenAI) layout. */
 export interface LoadedClip {
+  /** The file's name (path or File name), for messages. */
   name: string;
+  /** Container format the weights were read from. */
   format: WeightFormat;
+  /** Key layout found in the file: 'openai' or 'hf' (Hugging Face CLIPModel, converted on load). */
   layout: ClipLayout;
+  /** Architecture inferred from the tensor shapes (and config.json when there is one). */
   config: ClipConfig;
   /** Canonical name → float32 tensor, canonical order. */
   tensors: Map<string, ClipTensor>;

@@ -7,6 +7,7 @@
 
 import { WeightFileError } from './errors.js';
 
+/** Random-access, read-only bytes of a weight file: a file handle, a Blob or memory. */
 export interface ByteSource {
   /** Name used in error messages: the path, the File's name, or a caller-supplied label. */
   readonly name: string;

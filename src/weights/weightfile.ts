@@ -7,6 +7,7 @@ import { DTYPE_SIZE, firstNonFinite, isFloatDType, toF32, type DType } from './d
 import { WeightFileError } from './errors.js';
 import type { ByteSource } from './source.js';
 
+/** Container format of a weight file: safetensors, a torch.save zip, or a TorchScript (torch.jit.save) archive. */
 export type WeightFormat = 'safetensors' | 'torch-zip' | 'torchscript';
 
 export interface TensorInfo {
@@ -14,6 +15,7 @@ export interface TensorInfo {
   readonly shape: readonly number[];
 }
 
+/** Options for opening weight files (loadWeights, and the loaders built on it). */
 export interface LoadOptions {
   /**
    * What to do when a float tensor holds NaN or ±Inf: 'error' (default) throws a WeightFileError
@@ -26,14 +28,17 @@ export interface LoadOptions {
   name?: string;
 }
 
+/** An opened weight file whose tensors are read one at a time, on demand, by key; close it when done. */
 export interface WeightFile {
   /** Path or File name, as used in error messages. */
   readonly name: string;
+  /** Container format, detected from the file's content. */
   readonly format: WeightFormat;
   /** Tensor keys in file order (PyTorch: dotted paths through the pickled object tree). */
   readonly keys: readonly string[];
   /** safetensors `__metadata__` (empty for PyTorch files). */
   readonly metadata: Readonly<Record<string, string>>;
+  /** Whether the file holds a tensor under `key`. */
   has(key: string): boolean;
   /** dtype and shape; throws a WeightFileError for an unknown key. */
   info(key: string): TensorInfo;
@@ -41,6 +46,7 @@ export interface WeightFile {
   getF32(key: string): Promise<Float32Array>;
   /** Reads the tensor's elements in their stored dtype as contiguous little-endian bytes. */
   getRaw(key: string): Promise<Uint8Array>;
+  /** Releases the underlying file handle (no-op for memory and Blob inputs); read no tensor after it. */
   close(): Promise<void>;
 }
 

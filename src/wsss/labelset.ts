@@ -19,6 +19,7 @@
 //   }
 // A class may be a bare string (its own prompt, no synonyms); "prompt" defaults to the name.
 
+/** One foreground class of a label set: its name, accepted synonyms, and text prompt. */
 export interface ClassSpec {
   /** The dataset's name for the class: what ground truth, annotations and reports use. */
   name: string;
@@ -28,8 +29,14 @@ export interface ClassSpec {
   prompt: string;
 }
 
+/**
+ * Classes and prompts for seed generation. Class index k (position in `classes`) has mask value
+ * k + 1; 0 is background and 255 void.
+ */
 export interface LabelSet {
+  /** Set name: 'voc', 'coco', or the JSON file's "name"; 'coco' also selects the COCO box threshold. */
   name: string;
+  /** Foreground classes in index order, at most 254. */
   classes: readonly ClassSpec[];
   /** Background prompts (CLIP-ES's BACKGROUND_CATEGORY), inserted into the same template. */
   background: readonly string[];

@@ -32,6 +32,10 @@ import { afaLabels } from './par.js';
 import { randomWalk } from './randomwalk.js';
 import { labelSetEmbeddings, textRows } from './text.js';
 
+/**
+ * What turns the CAA CAMs into the seed mask: 'crf' dense CRF (low-confidence pixels = 255),
+ * 'par' AFA's PAR, 'randomwalk' psa's random walk on CLIP patch affinities, 'none' the CAA label map.
+ */
 export type Refiner = 'crf' | 'par' | 'randomwalk' | 'none';
 /** Label maps a run can produce, in pipeline order. */
 export type Stage = 'cam' | 'caa' | 'crf' | 'par' | 'rw';
@@ -45,6 +49,7 @@ export const STAGES: readonly Stage[] = ['cam', 'caa', 'crf', 'par', 'rw'];
 export const RW_CLIP_DEFAULTS = { beta: 8, logt: 3, alpha: 4, radius: 5 };
 const REFINER_STAGE: Record<Refiner, Stage> = { crf: 'crf', par: 'par', randomwalk: 'rw', none: 'caa' };
 
+/** Options of {@link SeedPipeline.run} and {@link generateSeeds}; every field has a default. */
 export interface SeedOptions {
   /** Classes and prompts (default VOC). */
   labelSet?: LabelSet;
@@ -54,6 +59,10 @@ export interface SeedOptions {
   stages?: readonly Stage[];
   /** CAA box threshold λ (default 0.7 for the COCO set, else 0.4). */
   boxThreshold?: number;
+  /**
+   * CAA box masks: 'clip-es' (default) clips boxes touching the right/bottom grid edge by one cell, as
+   * CLIP-ES does; 'corrected' keeps them whole.
+   */
   boxes?: BoxMode;
   /** τ of the CAM label maps: bg = (1 − max)^τ (default 2). */
   camExponent?: number;
@@ -67,13 +76,28 @@ export interface SeedOptions {
    * Random-walk parameters (psa's defaults β 8, logt 8, α 16 are tuned for AffinityNet features at
    * stride 8; on CLIP patch features at stride 16 the walk must be shorter: see RW_CLIP_DEFAULTS).
    */
-  randomWalk?: { beta?: number; logt?: number; alpha?: number; radius?: number };
+  randomWalk?: {
+    /** Exponent of the affinities, > 0 (default 8). */
+    beta?: number;
+    /** Walk length: the transition matrix is raised to 2^logt; integer 0..30 (default 3). */
+    logt?: number;
+    /** Exponent of the background channel (1 − max CAM)^α, > 0 (default 4). */
+    alpha?: number;
+    /** Neighbourhood of the affinities in patch cells, integer 2..32 (default 5). */
+    radius?: number;
+  };
   /** GPU time (and FLOPs) per Grad-CAM stage from timestamp queries (when the adapter has them). */
   profile?: boolean;
 }
 
+/**
+ * The seeds of one image and what led to them. Label maps (`seeds`, `stages`) are row-major H × W
+ * bytes: 0 = background, class index + 1, 255 = ignore.
+ */
 export interface SeedResult {
+  /** W: the image's width in pixels. */
   width: number;
+  /** H: the image's height in pixels. */
   height: number;
   /** Class indices of the labels, in CAM channel order. */
   labels: number[];
@@ -95,18 +119,27 @@ export interface SeedResult {
   flops?: Record<string, number>;
 }
 
+/** Bad input to the seed pipeline (an image whose data does not match its size, an unknown refiner or stage, an image too large for the device). */
 export class SeedError extends Error {
+  /** 'SeedError'. */
   override name = 'SeedError';
 }
 
 /** Reusable pipeline for one model: text embeddings and compiled graphs are cached across images. */
 export class SeedPipeline {
+  /** The model's device, on which every step runs. */
   readonly gpu: Gpu;
 
+  /** @param model The CLIP model (with a tokenizer) whose Grad-CAMs and attention make the seeds. */
   constructor(readonly model: ClipModel) {
     this.gpu = model.gpu;
   }
 
+  /**
+   * Seeds for one RGBA image from its image-level labels: class indices of the label set, in CAM
+   * channel order, or a string such as 'cat, sofa' (see parseLabels). Throws SeedError or
+   * LabelSetError on bad input.
+   */
   async run(image: RgbaImage, labelsIn: readonly number[] | string, options: SeedOptions = {}): Promise<SeedResult> {
     const start = performance.now();
     const gpu = this.gpu;

@@ -24,6 +24,7 @@ export type ClipImageInput =
   | { tensor: Float32Array; height: number; width: number }
   | { rgba: Uint8Array | Uint8ClampedArray | Uint32Array; height: number; width: number };
 
+/** Extra outputs for {@link ClipModel.encodeImage}; by default only the embeddings are returned. */
 export interface EncodeImageOptions {
   /** Blocks whose head-averaged attention maps [L, L] to return. */
   attentionLayers?: readonly number[];
@@ -33,20 +34,30 @@ export interface EncodeImageOptions {
   features?: boolean;
 }
 
+/**
+ * What {@link ClipModel.encodeImage} returns. Token arrays are row-major float32 over L = 1 + gh × gw
+ * tokens: the class token first, then the patches in raster order.
+ */
 export interface ClipImageResult {
   /** Model input size (after preprocessing) and patch grid. */
   height: number;
+  /** Model input width in pixels, after preprocessing (a multiple of the patch size). */
   width: number;
+  /** Patch grid [gh, gw] = [height / patch, width / patch]. */
   grid: [number, number];
   /** Standard CLIP image embedding ln_post(x[0]) @ proj, [E], not normalised. */
   embedding: Float32Array;
   /** CLIP-ES's image feature (§1.5): mean over patch tokens of ln_post(x) @ proj, [E]. */
   patchMean: Float32Array;
+  /** Every token's feature ln_post(x) @ proj, [L, E]; only with `features: true`. */
   features?: Float32Array;
+  /** Head-averaged attention [L, L] per block index asked for in `attentionLayers` (empty otherwise). */
   attention: Map<number, Float32Array>;
+  /** Input token states [L, D] per block index asked for in `blockInputs` (empty otherwise). */
   blockInputs: Map<number, Float32Array>;
 }
 
+/** Options of {@link ClipModel.load} and {@link ClipModel.fromWeights}, plus those of weight loading. */
 export interface ClipModelOptions extends ClipLoadOptions {
   /**
    * The BPE vocabulary: a path (OpenAI's bpe_simple_vocab_16e6.txt.gz, an HF vocab.json, or a
@@ -103,6 +114,7 @@ class GraphCache {
 }
 
 export class ClipModel {
+  /** The model's weights on the GPU, uploaded once and shared by every compiled graph. */
   readonly weightCache: WeightCache;
   private readonly vision: GraphCache;
   private readonly text: GraphCache;
@@ -111,9 +123,13 @@ export class ClipModel {
   private readonly maxTextBatch: number;
 
   private constructor(
+    /** The device the model runs on. */
     readonly gpu: Gpu,
+    /** The canonical CLIP tensors on the host (float32), by name. */
     readonly weights: ClipWeights,
+    /** Architecture read from the weights: embedding width, vision and text tower sizes. */
     readonly config: ClipConfig,
+    /** BPE tokenizer for encodeText; undefined when none was found or given. */
     readonly tokenizer: ClipTokenizer | undefined,
     opts: ClipModelOptions,
   ) {
@@ -151,6 +167,10 @@ export class ClipModel {
     return ClipModel.fromWeights(gpu, loaded, tokenizer, opts);
   }
 
+  /**
+   * A model over weights already loaded (e.g. by loadClip). Throws ClipGraphError when the tokenizer's
+   * vocabulary is larger than the text tower's.
+   */
   static fromWeights(gpu: Gpu, loaded: Pick<LoadedClip, 'config' | 'tensors'>, tokenizer?: ClipTokenizer, opts: ClipModelOptions = {}): ClipModel {
     if (tokenizer && tokenizer.vocabSize > loaded.config.text.vocabSize) {
       throw new ClipGraphError(`the tokenizer's ${tokenizer.vocabSize} tokens do not fit the model's vocabulary of ${loaded.config.text.vocabSize}`);
@@ -218,7 +238,14 @@ export class ClipModel {
   }
 
   /** Normalised [3, H', W'] input for an image: given as is, or RGBA8 through CLIP-ES's preprocessing (§1.3). */
-  async preprocess(image: ClipImageInput): Promise<{ data: Float32Array; height: number; width: number }> {
+  async preprocess(image: ClipImageInput): Promise<{
+    /** Normalised model input [3, H', W'], float32, row-major. */
+    data: Float32Array;
+    /** H' in pixels, a multiple of the patch size. */
+    height: number;
+    /** W' in pixels, a multiple of the patch size. */
+    width: number;
+  }> {
     if ('tensor' in image) {
       if (image.tensor.length !== 3 * image.height * image.width) throw new ClipGraphError(`image tensor: ${image.tensor.length} values for [3, ${image.height}, ${image.width}]`);
       return { data: image.tensor, height: image.height, width: image.width };
@@ -235,6 +262,10 @@ export class ClipModel {
     }
   }
 
+  /**
+   * Runs the vision tower on one image (preprocessed as {@link preprocess} does): the embeddings and
+   * any extra outputs asked for in `opts`.
+   */
   async encodeImage(image: ClipImageInput, opts: EncodeImageOptions = {}): Promise<ClipImageResult> {
     const { data, height, width } = await this.preprocess(image);
     const { gh, gw, tokens } = visionGrid(this.config, height, width);
@@ -305,10 +336,15 @@ export class ClipModel {
   }
 
   /**
-   * How encodeText batches token rows `ids` [B, 77]: the prompts grouped by their length (EOT
+   * How encodeText batches token rows `ids` ([B, 77]): the prompts grouped by their length (EOT
    * position + 1) rounded up to a multiple of 8, shortest context first.
    */
-  textGroups(ids: Int32Array, batch: number): Array<{ contextLength: number; rows: number[] }> {
+  textGroups(ids: Int32Array, batch: number): Array<{
+    /** Context length the group runs at: a multiple of 8, at most the model's full context. */
+    contextLength: number;
+    /** Indices into `ids` (0..batch − 1) of the prompts in this group, in input order. */
+    rows: number[];
+  }> {
     const full = this.config.text.contextLength;
     const groups = new Map<number, number[]>();
     eotIndices(ids, batch, full).forEach((eot, b) => {
@@ -326,7 +362,12 @@ export class ClipModel {
   }
 
   /** Cached graphs per tower. */
-  get cachedGraphs(): { vision: number; text: number } {
+  get cachedGraphs(): {
+    /** Compiled vision graphs (one per input size and output set). */
+    vision: number;
+    /** Compiled text graphs (one per batch size and context length). */
+    text: number;
+  } {
     return { vision: this.vision.size, text: this.text.size };
   }
 

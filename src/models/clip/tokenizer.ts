@@ -185,12 +185,17 @@ interface Vocabulary {
 export class ClipTokenizer {
   /** Where the vocabulary came from (for messages). */
   readonly name: string;
+  /** Number of tokens; ids are 0..vocabSize − 1 (49408 for OpenAI's vocabulary). */
   readonly vocabSize: number;
+  /** Id of <|startoftext|>, which begins every row (49406 for OpenAI's vocabulary). */
   readonly sotId: number;
+  /** Id of <|endoftext|>, which ends every text (49407 for OpenAI's vocabulary). */
   readonly eotId: number;
   /** Default row length of `tokenize`. */
   readonly contextLength: number;
+  /** Default fill of a row after <|endoftext|>: 'zero' (id 0, OpenAI) or 'eot' (Hugging Face). */
   readonly padding: 'zero' | 'eot';
+  /** Number of BPE merge rules (48894 for OpenAI's vocabulary). */
   readonly mergeCount: number;
 
   private readonly tokens: readonly string[];

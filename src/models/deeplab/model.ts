@@ -27,6 +27,11 @@ import { buildDeepLabV3, deeplabV3Convs } from './deeplabv3.js';
 import { deeplabInput, fitLongestSide } from './preprocess.js';
 
 export const DEEPLAB_OUTPUTS = ['logits', 'lowres', 'probs', 'labels', 'aux', 'auxLowres', 'base'] as const;
+/**
+ * A DeepLab graph output: 'logits' [N, K, H, W] at the input (or output) size, 'lowres' logits at
+ * output stride 8, 'probs' their softmax over classes, 'labels' u32 [N, H, W] argmax, 'aux' and
+ * 'auxLowres' torchvision's aux head, 'base' DeepLab v2's scale-1 logits before the MSC max.
+ */
 export type DeepLabOutput = (typeof DEEPLAB_OUTPUTS)[number];
 
 export interface DeepLabGraphOptions {
@@ -43,6 +48,7 @@ export interface DeepLabGraphOptions {
   scales?: readonly number[];
 }
 
+/** Options of {@link DeepLabModel.load} and {@link DeepLabModel.fromCheckpoint}. */
 export interface DeepLabModelOptions {
   /** DeepLab v2 ASPP rates (default 6, 12, 18, 24; the weights cannot tell). */
   rates?: readonly number[];
@@ -83,14 +89,19 @@ export function buildDeepLabGraph(params: DeepLabParams, config: DeepLabConfig, 
 }
 
 export class DeepLabModel {
+  /** The prepared weights on the GPU, uploaded once and shared by every compiled graph. */
   readonly weightCache: WeightCache;
   private readonly graphs = new Map<string, Promise<CompiledGraph>>();
   private readonly maxGraphs: number;
 
   private constructor(
+    /** The device the model runs on. */
     readonly gpu: Gpu,
+    /** Architecture read from the checkpoint: layout, backbone widths, class count K, head sizes. */
     readonly config: DeepLabConfig,
+    /** Convolutions prepared on the host (batch-norm folded, OHWI weights), by checkpoint name. */
     readonly params: DeepLabParams,
+    /** Name of the checkpoint the weights came from (its path or File name), for messages. */
     readonly source: string,
     private readonly opts: DeepLabModelOptions,
   ) {
@@ -109,6 +120,10 @@ export class DeepLabModel {
     }
   }
 
+  /**
+   * A model from a checkpoint already opened with openDeepLab; the caller closes its file. Throws
+   * DeepLabError when a v2 checkpoint's ASPP branch count does not match `rates`.
+   */
   static async fromCheckpoint(gpu: Gpu, ckpt: DeepLabCheckpoint, opts: DeepLabModelOptions = {}): Promise<DeepLabModel> {
     const config = ckpt.config;
     if (config.layout === 'deeplab-pytorch') {
@@ -120,6 +135,7 @@ export class DeepLabModel {
     return new DeepLabModel(gpu, config, params, ckpt.file.name, opts);
   }
 
+  /** Checkpoint layout: 'torchvision' (DeepLab v3) or 'deeplab-pytorch' (DeepLab v2). */
   get layout() {
     return this.config.layout;
   }
@@ -166,7 +182,18 @@ export class DeepLabModel {
    * demo uses 513) and resizes the logits back bilinearly before the argmax. `scales`: DeepLab v2's
    * MSC scales (default 0.5, 0.75).
    */
-  async segment(image: RgbaImage, opts: { resize?: number; logits?: boolean; scales?: readonly number[] } = {}): Promise<{ labels: Uint32Array; logits?: Float32Array; height: number; width: number; classes: number }> {
+  async segment(image: RgbaImage, opts: { resize?: number; logits?: boolean; scales?: readonly number[] } = {}): Promise<{
+    /** Class id per pixel, [H, W] row-major, at the image's size. */
+    labels: Uint32Array;
+    /** Logits [K, H, W] float32, row-major, at the image's size; only with `logits: true`. */
+    logits?: Float32Array;
+    /** H: the image's height in pixels. */
+    height: number;
+    /** W: the image's width in pixels. */
+    width: number;
+    /** K: number of classes, background included. */
+    classes: number;
+  }> {
     const size: [number, number] = opts.resize ? fitLongestSide(image.height, image.width, opts.resize) : [image.height, image.width];
     const outputs: DeepLabOutput[] = opts.logits ? ['labels', 'logits'] : ['labels'];
     const out = await this.run(this.input(image, size), { height: size[0], width: size[1], outputs, outputSize: [image.height, image.width], scales: opts.scales });

@@ -1,0 +1,292 @@
+// The app's worker: owns the GPU, the model, the pipeline and every output file. The page stays
+// responsive because nothing heavy runs on its thread.
+import { zipSync } from 'fflate';
+import {
+  BUILTIN_LABELSETS,
+  ClipModel,
+  ClipTokenizer,
+  decodeImage,
+  decodeLabelPng,
+  Gpu,
+  parseLabels,
+  parseLabelSet,
+  SeedPipeline,
+  type ByteSource,
+  type LabelSet,
+} from '../src/browser.js';
+import { worldLabelSetJson } from '../src/world/labelset.js';
+import { seedFiles } from '../src/wsss/seed-files.js';
+import type { FromWorker, RunItem, ToWorker, WeightSource } from './protocol.js';
+
+const post = (message: FromWorker, transfer: Transferable[] = []) => (self as unknown as Worker).postMessage(message, transfer);
+const messageOf = (err: unknown) => (err instanceof Error ? err.message : String(err));
+
+let gpu: Gpu | undefined;
+let model: ClipModel | undefined;
+let pipeline: SeedPipeline | undefined;
+let labelSet: LabelSet = BUILTIN_LABELSETS.voc!;
+let cancelled = false;
+/** The page's folder URL: world-clip/ and clip/ are served beside it. */
+let base = self.location.href;
+/** Output files of the finished images, for the zip: path → bytes. */
+const outputs = new Map<string, Uint8Array>();
+
+const WEIGHT_FILE = /\.(safetensors|pt|pth|bin)$/i;
+const CACHE_DIR = 'seedmask-weights';
+
+async function openGpu(): Promise<Gpu> {
+  if (gpu) return gpu;
+  if (!('gpu' in navigator) || !navigator.gpu) {
+    throw new Error('this browser has no WebGPU. Use a current Chrome or Edge (or Firefox/Safari with WebGPU enabled); on Linux Chrome needs chrome://flags/#enable-unsafe-webgpu');
+  }
+  try {
+    gpu = await Gpu.open();
+  } catch (err) {
+    throw new Error(`no WebGPU adapter (${messageOf(err)}). Check that hardware acceleration is on in the browser's settings, or try another browser`);
+  }
+  return gpu;
+}
+
+/** A Blob as a ByteSource that reports how much of it has been read (the progress bar while loading). */
+function countingSource(blob: Blob, name: string): ByteSource {
+  let read = 0;
+  let last = 0;
+  return {
+    name,
+    size: blob.size,
+    async readInto(offset, target) {
+      const buf = await blob.slice(offset, offset + target.byteLength).arrayBuffer();
+      if (buf.byteLength !== target.byteLength) throw new Error(`${name}: short read at offset ${offset}`);
+      target.set(new Uint8Array(buf));
+      read += buf.byteLength;
+      if (read - last > blob.size / 100 || read === blob.size) {
+        last = read;
+        post({ type: 'progress', phase: `reading ${name}`, done: read, total: blob.size });
+      }
+    },
+    async close() {},
+  };
+}
+
+interface WeightFiles {
+  weights: File;
+  config?: File;
+  vocab?: File;
+  merges?: File;
+  bpe?: File;
+}
+
+function pickWeightFiles(files: File[]): WeightFiles {
+  const byName = (n: string) => files.find((f) => f.name === n);
+  const candidates = files.filter((f) => WEIGHT_FILE.test(f.name));
+  const weights = byName('model.safetensors') ?? byName('pytorch_model.bin') ?? (candidates.length === 1 ? candidates[0] : undefined);
+  if (!weights) {
+    const names = files.map((f) => f.name).join(', ') || 'nothing';
+    throw new Error(candidates.length > 1 ? `several weight files (${candidates.map((f) => f.name).join(', ')}): pick one` : `no weight file among ${names} (expected .pt, .pth, .safetensors, or a Hugging Face folder with model.safetensors)`);
+  }
+  return { weights, config: byName('config.json'), vocab: byName('vocab.json'), merges: byName('merges.txt'), bpe: byName('bpe_simple_vocab_16e6.txt.gz') };
+}
+
+async function worldFiles(): Promise<WeightFiles> {
+  const get = async (name: string) => {
+    const response = await fetch(new URL(`world-clip/${name}`, base));
+    if (!response.ok) throw new Error(`world-clip/${name}: HTTP ${response.status}`);
+    return new File([await response.blob()], name);
+  };
+  const [weights, config, vocab, merges] = await Promise.all(['model.safetensors', 'config.json', 'vocab.json', 'merges.txt'].map(get));
+  return { weights: weights!, config, vocab, merges };
+}
+
+async function bundledVocabulary(): Promise<File> {
+  const response = await fetch(new URL('clip/bpe_simple_vocab_16e6.txt.gz', base));
+  if (!response.ok) throw new Error(`the bundled CLIP vocabulary: HTTP ${response.status}`);
+  return new File([await response.blob()], 'bpe_simple_vocab_16e6.txt.gz');
+}
+
+async function loadModel(files: WeightFiles, from: 'world' | 'files' | 'cache'): Promise<void> {
+  const start = performance.now();
+  const g = await openGpu();
+  const bytes = async (f: File) => new Uint8Array(await f.arrayBuffer());
+  let tokenizer: ClipTokenizer;
+  if (files.vocab && files.merges) tokenizer = ClipTokenizer.fromHuggingFace(await bytes(files.vocab), await bytes(files.merges));
+  else tokenizer = ClipTokenizer.fromOpenAiBpe(await bytes(files.bpe ?? (await bundledVocabulary())));
+  const config = files.config ? (JSON.parse(await files.config.text()) as Record<string, unknown>) : undefined;
+  const next = await ClipModel.load(g, countingSource(files.weights, files.weights.name), { tokenizer, ...(config ? { config } : {}) });
+  post({ type: 'progress', phase: 'encoding the label set' });
+  const nextPipeline = new SeedPipeline(next);
+  await model?.destroy();
+  model = next;
+  pipeline = nextPipeline;
+  post({ type: 'weights-ready', name: files.weights.name, from, ms: performance.now() - start, bytes: files.weights.size });
+}
+
+/** The picked weights go to the origin-private file system, so that a reload does not ask again. */
+async function cacheWeights(files: WeightFiles): Promise<void> {
+  const root = await navigator.storage.getDirectory();
+  await root.removeEntry(CACHE_DIR, { recursive: true }).catch(() => undefined);
+  const dir = await root.getDirectoryHandle(CACHE_DIR, { create: true });
+  const list = [files.weights, files.config, files.vocab, files.merges, files.bpe].filter((f): f is File => f !== undefined);
+  for (const file of list) {
+    const writable = await (await dir.getFileHandle(file.name, { create: true })).createWritable();
+    await writable.write(file);
+    await writable.close();
+  }
+  // The manifest last: a cache without it is incomplete and ignored.
+  const writable = await (await dir.getFileHandle('manifest.json', { create: true })).createWritable();
+  await writable.write(JSON.stringify({ files: list.map((f) => f.name) }));
+  await writable.close();
+}
+
+async function cachedWeights(): Promise<WeightFiles | undefined> {
+  try {
+    const dir = await (await navigator.storage.getDirectory()).getDirectoryHandle(CACHE_DIR);
+    const manifest = JSON.parse(await (await (await dir.getFileHandle('manifest.json')).getFile()).text()) as { files: string[] };
+    const files = await Promise.all(manifest.files.map(async (n) => (await dir.getFileHandle(n)).getFile()));
+    return pickWeightFiles(files);
+  } catch {
+    return undefined;
+  }
+}
+
+async function loadWeights(source: WeightSource): Promise<void> {
+  const files = source.kind === 'world' ? await worldFiles() : pickWeightFiles(source.files);
+  await loadModel(files, source.kind);
+  if (source.kind === 'files') await cacheWeights(files).catch((err: unknown) => post({ type: 'progress', phase: `weights not cached: ${messageOf(err)}` }));
+}
+
+async function setLabelSet(name: string, file?: File): Promise<void> {
+  if (name === 'file') {
+    if (!file) throw new Error('no label-set file given');
+    let json: unknown;
+    try {
+      json = JSON.parse(await file.text());
+    } catch (err) {
+      throw new Error(`${file.name}: not JSON (${messageOf(err)})`);
+    }
+    labelSet = parseLabelSet(json, file.name);
+  } else if (name === 'world') labelSet = parseLabelSet(worldLabelSetJson(), 'world');
+  else labelSet = BUILTIN_LABELSETS[name]!;
+  post({ type: 'label-set-ready', name: labelSet.name, classes: labelSet.classes.map((c) => c.name) });
+}
+
+async function exists(dir: FileSystemDirectoryHandle, path: string): Promise<boolean> {
+  try {
+    await dir.getFileHandle(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+async function writeInto(dir: FileSystemDirectoryHandle, path: string, bytes: Uint8Array): Promise<void> {
+  const parts = path.split('/');
+  let folder = dir;
+  for (const part of parts.slice(0, -1)) folder = await folder.getDirectoryHandle(part, { create: true });
+  const writable = await (await folder.getFileHandle(parts.at(-1)!, { create: true })).createWritable();
+  await writable.write(bytes as Uint8Array<ArrayBuffer>);
+  await writable.close();
+}
+
+async function labelsOf(item: RunItem): Promise<number[]> {
+  if (item.mask) {
+    const mask = decodeLabelPng(new Uint8Array(await item.mask.arrayBuffer()), item.mask.name);
+    const ids = [...new Set(mask.data)].filter((v) => v !== 0 && v !== 255).sort((a, b) => a - b);
+    for (const id of ids) if (id > labelSet.classes.length) throw new Error(`${item.mask.name}: class id ${id} is not in label set '${labelSet.name}'`);
+    return ids.map((id) => id - 1);
+  }
+  return parseLabels(item.labels ?? '', labelSet);
+}
+
+async function run(items: RunItem[], output?: FileSystemDirectoryHandle): Promise<void> {
+  if (!pipeline) throw new Error('load weights first');
+  cancelled = false;
+  const start = performance.now();
+  let done = 0;
+  let skipped = 0;
+  let failed = 0;
+  for (const item of items) {
+    if (cancelled) break;
+    const name = item.name.replace(/\.[^.]*$/, '');
+    if (output && (await exists(output, `${name}.png`))) {
+      skipped++;
+      post({ type: 'image-skipped', id: item.id, name: item.name, reason: `${name}.png is already in the output folder` });
+      continue;
+    }
+    try {
+      const t0 = performance.now();
+      const image = await decodeImage(new Uint8Array(await item.file.arrayBuffer()), item.name);
+      const labels = await labelsOf(item);
+      if (labels.length === 0) {
+        skipped++;
+        post({ type: 'image-skipped', id: item.id, name: item.name, reason: 'no labels' });
+        continue;
+      }
+      const decodeMs = performance.now() - t0;
+      const result = await pipeline.run(image, labels, { labelSet, stages: ['cam', 'caa', 'crf'] });
+      // A cancel that arrived while the image ran abandons it: nothing of it is kept or written.
+      if (cancelled) break;
+      const t1 = performance.now();
+      const files = seedFiles(name, image, result, labelSet);
+      for (const f of files) outputs.set(f.path, f.bytes);
+      if (output) for (const f of files) await writeInto(output, f.path, f.bytes);
+      done++;
+      post(
+        {
+          type: 'image-done',
+          result: {
+            id: item.id,
+            name: item.name,
+            width: result.width,
+            height: result.height,
+            rgba: image.data,
+            stages: result.stages,
+            probabilities: result.labels.map((c, k) => [labelSet.classes[c]!.name, result.probs[k]!]),
+            timings: { decode: decodeMs, ...result.timings, files: performance.now() - t1 },
+          },
+        },
+        [image.data.buffer],
+      );
+    } catch (err) {
+      failed++;
+      post({ type: 'image-failed', id: item.id, name: item.name, message: messageOf(err) });
+    }
+  }
+  post({ type: 'run-done', done, skipped, failed, cancelled, ms: performance.now() - start });
+}
+
+function zip(): void {
+  const tree: Record<string, Uint8Array> = {};
+  for (const [path, bytes] of outputs) tree[path] = bytes;
+  // Level 0: PNG and .npy bytes are stored as they are; zipping stays fast for hundreds of images.
+  const bytes = zipSync(tree, { level: 0 });
+  post({ type: 'zip', blob: new Blob([bytes as Uint8Array<ArrayBuffer>], { type: 'application/zip' }), files: outputs.size });
+}
+
+self.onmessage = (event: MessageEvent<ToWorker>) => {
+  const m = event.data;
+  const fail = (scope: 'weights' | 'label-set' | 'run' | 'gpu') => (err: unknown) => post({ type: 'error', scope, message: messageOf(err) });
+  switch (m.type) {
+    case 'restore':
+      base = m.base;
+      void cachedWeights()
+        .then((files) => (files ? loadModel(files, 'cache') : post({ type: 'no-cache' })))
+        .catch(fail('weights'));
+      break;
+    case 'load-weights':
+      void loadWeights(m.source).catch(fail('weights'));
+      break;
+    case 'label-set':
+      void setLabelSet(m.name, m.file).catch(fail('label-set'));
+      break;
+    case 'run':
+      outputs.clear();
+      void run(m.items, m.output).catch(fail('run'));
+      break;
+    case 'cancel':
+      cancelled = true;
+      break;
+    case 'zip':
+      zip();
+      break;
+  }
+};

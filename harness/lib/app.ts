@@ -1,0 +1,92 @@
+// Drives the browser app (app/) the way a person does: its buttons, file inputs and text fields.
+// Shared by the app's browser test and the app benchmark.
+import { existsSync, mkdirSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import type { ElementHandle, Page } from 'puppeteer-core';
+import { build } from 'vite';
+
+const ROOT = join(import.meta.dirname, '..', '..');
+
+/** `npm run build:app` into `outDir`. */
+export async function buildApp(outDir: string): Promise<void> {
+  const { execFileSync } = await import('node:child_process');
+  execFileSync(process.execPath, [join(ROOT, 'scripts', 'build.mjs'), '--assets-only'], { stdio: 'pipe' });
+  await build({ configFile: join(ROOT, 'app', 'vite.config.ts'), logLevel: 'error', build: { outDir, emptyOutDir: true } });
+}
+
+async function input(page: Page, selector: string): Promise<ElementHandle<HTMLInputElement>> {
+  const handle = await page.$(selector);
+  if (!handle) throw new Error(`the app has no ${selector}`);
+  return handle as ElementHandle<HTMLInputElement>;
+}
+
+export async function waitState(page: Page, states: string[], timeoutMs = 300_000): Promise<string> {
+  await page.waitForFunction((s: string[]) => s.includes(document.body.dataset.state ?? ''), { timeout: timeoutMs, polling: 100 }, states);
+  return page.evaluate(() => document.body.dataset.state ?? '');
+}
+
+/** Opens the app and waits until it has looked for cached weights. */
+export async function openApp(page: Page, url: string): Promise<string> {
+  await page.goto(url);
+  return waitState(page, ['no-weights', 'ready']);
+}
+
+export async function chooseLabelSet(page: Page, name: 'voc' | 'coco' | 'world'): Promise<void> {
+  await page.select('#label-set', name);
+  await page.waitForFunction((n: string) => document.getElementById('label-set-status')!.textContent!.includes(n === 'world' ? 'seedmask-world' : n), { timeout: 30_000 }, name);
+}
+
+/** Loads weights with the world button, or from files through the folder/file input; returns the load time the page shows. */
+export async function loadWeights(page: Page, source: 'world' | { folder: string[] } | { file: string }): Promise<{ ms: number; from: string }> {
+  if (source === 'world') await page.click('#use-world');
+  else if ('folder' in source) await (await input(page, '#weights-folder')).uploadFile(...source.folder);
+  else await (await input(page, '#weights-file')).uploadFile(source.file);
+  await page.waitForFunction(() => ['ready', 'no-weights'].includes(document.body.dataset.state ?? '') && (document.getElementById('weights-status')!.dataset.ms !== undefined || !document.getElementById('error')!.hidden), { timeout: 300_000, polling: 100 });
+  return page.evaluate(() => ({ ms: Number(document.getElementById('weights-status')!.dataset.ms), from: document.getElementById('weights-status')!.dataset.from ?? '' }));
+}
+
+/** Adds images through the image input and types each one's labels into its row. */
+export async function addImages(page: Page, images: { path: string; labels: string }[]): Promise<void> {
+  const before = await page.$$eval('#queue tbody tr', (rows) => rows.length);
+  await (await input(page, '#images')).uploadFile(...images.map((i) => i.path));
+  await page.waitForFunction((n: number) => document.querySelectorAll('#queue tbody tr').length === n, { timeout: 10_000 }, before + images.length);
+  const rows = await page.$$('#queue tbody tr');
+  for (const [k, image] of images.entries()) {
+    const input = (await rows[before + k]!.$('input'))!;
+    await input.click({ count: 3 });
+    await input.type(image.labels);
+  }
+}
+
+/** Clicks "Make seeds" and waits for the run to end; returns the run line the page shows. */
+export async function runSeeds(page: Page, timeoutMs = 600_000): Promise<string> {
+  await page.click('#run');
+  await waitState(page, ['running', 'done'], 10_000);
+  await waitState(page, ['done'], timeoutMs);
+  return page.$eval('#run-status', (e) => e.textContent ?? '');
+}
+
+/** Clicks "Download seeds (.zip)" and returns the downloaded file's path (in `dir`). */
+export async function downloadZip(page: Page, dir: string): Promise<string> {
+  mkdirSync(dir, { recursive: true });
+  const cdp = await page.createCDPSession();
+  await cdp.send('Browser.setDownloadBehavior', { behavior: 'allow', downloadPath: dir });
+  await page.click('#download');
+  const file = join(dir, 'seedmask-seeds.zip');
+  const start = Date.now();
+  while (!(existsSync(file) && !readdirSync(dir).some((f) => f.endsWith('.crdownload')))) {
+    if (Date.now() - start > 60_000) throw new Error('no download within 60 s');
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return file;
+}
+
+/** The error box's text, or '' when it is hidden. */
+export function errorText(page: Page): Promise<string> {
+  return page.$eval('#error', (e) => ((e as HTMLElement).hidden ? '' : (e.textContent ?? '')));
+}
+
+/** Main-thread long tasks (ms) the page recorded during runs. */
+export function longTasks(page: Page): Promise<number[]> {
+  return page.evaluate(() => (window as unknown as { __seedmaskApp: { longTasks: { duration: number }[] } }).__seedmaskApp.longTasks.map((t) => t.duration));
+}

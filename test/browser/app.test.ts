@@ -1,0 +1,100 @@
+// The browser app, driven through its own buttons and inputs in headless Chromium: the world CLIP,
+// three world images with typed labels, a run, the zip download, and every file in it compared
+// byte for byte with what `seedmask seeds` writes for the same images in Node. Then the errors a
+// user sees for a corrupt image and a bad weight file. A screenshot of the finished run goes to
+// out/app-test/ (not committed).
+import { mkdirSync, readFileSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { unzipSync } from 'fflate';
+import type { Browser, Page } from 'puppeteer-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { addImages, buildApp, chooseLabelSet, downloadZip, errorText, loadWeights, longTasks, openApp, runSeeds } from '../../harness/lib/app.js';
+import { launchChromium, serveStatic } from '../../harness/lib/browser.js';
+import { run as seedsCli } from '../../src/cli/seeds.js';
+import { vocLayout } from '../../src/io/voc.js';
+import { generateWorld } from '../../src/world/generate.js';
+import { captureStdio } from '../helpers/stdio.js';
+import { ROOT } from '../weights/helpers.js';
+
+let dir: string;
+let browser: Browser;
+let url: string;
+let close: () => void;
+const images: { id: string; path: string; labels: string }[] = [];
+
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'seedmask-app-'));
+  const world = join(dir, 'world');
+  await generateWorld({ out: world, seed: 1, train: 200, val: 3, valOnly: true });
+  const layout = vocLayout(world);
+  for (const line of readFileSync(join(world, 'captions.jsonl'), 'utf8').trim().split('\n')) {
+    const record = JSON.parse(line) as { id: string; labels: string[] };
+    images.push({ id: record.id, path: layout.imagePath(record.id), labels: record.labels.join(', ') });
+  }
+  const appDir = join(dir, 'app');
+  await buildApp(appDir);
+  const served = await serveStatic(appDir);
+  url = served.url;
+  close = () => served.server.close();
+  browser = (await launchChromium('swiftshader', url)).browser;
+}, 300_000);
+afterAll(async () => {
+  await browser?.close();
+  close?.();
+  await rm(dir, { recursive: true, force: true });
+});
+
+describe('the browser app', () => {
+  const io = captureStdio();
+  let page: Page;
+
+  it('makes the same seed files as the CLI, byte for byte, from its own inputs', async () => {
+    // Node: the CLI, image by image (each has its own labels).
+    const cliOut = join(dir, 'cli');
+    for (const image of images) {
+      const code = await seedsCli(['--weights', join(ROOT, 'weights', 'world-clip'), '--labelset', join(dir, 'world', 'labelset.json'), '--labels', image.labels, image.path, '-o', cliOut]);
+      expect(code, io.stderr).toBe(0);
+    }
+
+    page = await browser.newPage();
+    expect(await openApp(page, url)).toBe('no-weights');
+    await chooseLabelSet(page, 'world');
+    const load = await loadWeights(page, 'world');
+    expect(load.from).toBe('world');
+    await addImages(page, images);
+    const status = await runSeeds(page);
+    expect(status).toMatch(/^3 done, 0 skipped, 0 failed/);
+    expect(await errorText(page)).toBe('');
+
+    const zip = unzipSync(new Uint8Array(readFileSync(await downloadZip(page, join(dir, 'download')))));
+    const names = Object.keys(zip).sort();
+    // Per image: the seed PNG, the overlay and one CAM per label, the same set as the CLI's.
+    const expected = images.flatMap((i) => [`${i.id}.png`, `${i.id}.overlay.png`, ...i.labels.split(', ').map((l) => `${i.id}.cam.${l}.npy`)]).sort();
+    expect(names).toEqual(expected);
+    for (const name of names) expect(Buffer.from(zip[name]!).equals(readFileSync(join(cliOut, name))), name).toBe(true);
+
+    const tasks = await longTasks(page);
+    console.log(`app run of 3 images: main-thread long tasks ${tasks.length ? tasks.map((t) => `${t.toFixed(0)} ms`).join(', ') : 'none'}`);
+    expect(tasks.filter((t) => t > 100)).toEqual([]);
+    mkdirSync(join(ROOT, 'out', 'app-test'), { recursive: true });
+    await page.setViewport({ width: 1200, height: 1400 });
+    await page.screenshot({ path: join(ROOT, 'out', 'app-test', 'finished-run.png'), fullPage: true });
+  });
+
+  it('shows what went wrong for a corrupt image and for a bad weight file', async () => {
+    const corrupt = join(dir, 'broken.jpg');
+    const good = readFileSync(images[0]!.path);
+    (await import('node:fs')).writeFileSync(corrupt, good.subarray(0, good.length >> 1));
+    await addImages(page, [{ path: corrupt, labels: 'box' }]);
+    await runSeeds(page);
+    expect(await errorText(page)).toMatch(/broken\.jpg: .*corrupt or truncated JPEG/);
+    expect(await page.$eval('#queue tbody tr:last-child', (r) => r.textContent ?? '')).toMatch(/corrupt or truncated JPEG/);
+
+    const bad = join(dir, 'bad.safetensors');
+    (await import('node:fs')).writeFileSync(bad, new Uint8Array(4096).fill(7));
+    await loadWeights(page, { file: bad });
+    expect(await errorText(page)).toMatch(/^Could not load the weights: .*bad\.safetensors/);
+  });
+});
