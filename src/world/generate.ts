@@ -19,13 +19,16 @@ import { encodeJpeg } from '../io/image.js';
 import { encodeLabelPng } from '../io/labelpng.js';
 import { vocLayout } from '../io/voc.js';
 import { makeCaption } from './caption.js';
+import { worldLabelSetJson } from './labelset.js';
 import { WORLD_CLASSES } from './classes.js';
 import { sampleLayout } from './layout.js';
 import { renderLayout, type RenderedImage } from './render.js';
 import { Rng, mixSeed } from './rng.js';
-import { SCENES, WORLD_BACKGROUND_PROMPTS, type SceneKind } from './scenes.js';
+import { SCENES, type SceneKind } from './scenes.js';
 
 /** Bump when a change alters the generated images, masks or captions for a given seed. */
+export { worldLabelSetJson } from './labelset.js';
+
 export const WORLD_VERSION = 1;
 export const JPEG_QUALITY = 90;
 /** An object must keep this many non-void ground-truth pixels, or the image is redrawn. */
@@ -97,16 +100,6 @@ export function generateImage(seed: number, index: number, split: 'train' | 'val
   }
 }
 
-/** The world's label set, as written to labelset.json (loadable with loadLabelSet). */
-export function worldLabelSetJson(): object {
-  return {
-    name: 'seedmask-world',
-    template: 'a clean origami {}.',
-    // CLIP-ES-style synonym fusion: the prompt carries the name and its synonyms.
-    classes: WORLD_CLASSES.map((c) => ({ name: c.name, synonyms: [...c.synonyms], prompt: [c.name, ...c.synonyms].join(',') })),
-    background: [...WORLD_BACKGROUND_PROMPTS],
-  };
-}
 
 export interface WorldOptions {
   out: string;

@@ -1,25 +1,19 @@
-// Files written for one image's seeds, always atomically (src/io/atomic.ts), so a crash leaves
-// either the complete file or none:
-//
-//   <base>.png                 the seed mask: VOC-palette PNG, values = class id (0 = background,
-//                              k + 1 = class k of the label set), 255 = ignore
-//   <base>.overlay.png         the photo with the seed mask painted over it (optional)
-//   <base>.cam.<class>.npy     float32 [H, W] refined CAM of each label (optional), the CAMs CLIP-ES
-//                              saves as `attn_highres` (values rounded to float16 as it stores them)
-//   <stageDir>/<stage>/<id>.png label maps of the intermediate stages, for per-stage evaluation
-//
-// The seed PNG is written last: its presence marks a finished image (dataset runs resume on it).
+// Writes one image's seed files (seed-files.ts says which) into a folder, each atomically
+// (src/io/atomic.ts), so a crash leaves either the complete file or none. Stage label maps go to
+// `<stageDir>/<stage>/<id>.png`, for per-stage evaluation. The seed PNG is written last: its
+// presence marks a finished image (dataset runs resume on it).
 
 import { mkdir } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { writeFileAtomic } from '../io/atomic.js';
-import { encodePng, type RgbaImage } from '../io/image.js';
-import { encodeLabelPng } from '../io/labelpng.js';
-import { encodeNpy } from '../io/npy.js';
+import type { RgbaImage } from '../io/image.js';
 import type { LabelSet } from './labelset.js';
-import { overlayLabels } from './overlay.js';
+import { seedFiles } from './seed-files.js';
 import type { SeedResult } from './seeds.js';
 
+export { fileSafe } from './seed-files.js';
+
+/** Which files writeSeedOutputs writes besides the seed PNG. */
 export interface WriteSeedOptions {
   /** Write the per-label CAMs as .npy (default true). */
   cams?: boolean;
@@ -27,43 +21,21 @@ export interface WriteSeedOptions {
   overlay?: boolean;
   /** Write each computed stage's label map to `<stageDir>/<stage>/<id>.png`. */
   stageDir?: string;
+  /** The image id used for the stage maps' file names (required with stageDir). */
   id?: string;
 }
 
-/** A file-name-safe form of a class name ("potted plant" → "potted_plant"). */
-export function fileSafe(name: string): string {
-  return name.replace(/[^A-Za-z0-9._-]+/g, '_');
-}
-
+/** Writes the seed files of one image as `<base>.png`, `<base>.overlay.png`, `<base>.cam.<class>.npy`; returns their paths. */
 export async function writeSeedOutputs(base: string, image: RgbaImage, result: SeedResult, labelSet: LabelSet, options: WriteSeedOptions = {}): Promise<string[]> {
+  if (options.stageDir !== undefined && options.id === undefined) throw new RangeError('writeSeedOutputs: stageDir needs an id');
+  const folder = dirname(base);
+  await mkdir(folder, { recursive: true });
   const written: string[] = [];
-  await mkdir(dirname(base), { recursive: true });
-  const { width, height } = result;
-  const plane = width * height;
-  if (options.cams ?? true) {
-    for (const [k, c] of result.labels.entries()) {
-      const path = `${base}.cam.${fileSafe(labelSet.classes[c]!.name)}.npy`;
-      await writeFileAtomic(path, encodeNpy(result.cams.subarray(k * plane, (k + 1) * plane), [height, width]));
-      written.push(path);
-    }
-  }
-  if (options.stageDir !== undefined) {
-    if (options.id === undefined) throw new RangeError('writeSeedOutputs: stageDir needs an id');
-    for (const [stage, map] of Object.entries(result.stages)) {
-      const dir = join(options.stageDir, stage);
-      await mkdir(dir, { recursive: true });
-      const path = join(dir, `${options.id}.png`);
-      await writeFileAtomic(path, encodeLabelPng({ width, height, data: map }));
-      written.push(path);
-    }
-  }
-  const seeds = { width, height, data: result.seeds };
-  if (options.overlay ?? true) {
-    const path = `${base}.overlay.png`;
-    await writeFileAtomic(path, encodePng(overlayLabels(image, seeds)));
+  for (const file of seedFiles(basename(base), image, result, labelSet, { cams: options.cams, overlay: options.overlay, stages: options.stageDir !== undefined })) {
+    const path = file.stage ? join(options.stageDir!, file.stage, `${options.id}.png`) : join(folder, file.path);
+    if (file.stage) await mkdir(dirname(path), { recursive: true });
+    await writeFileAtomic(path, file.bytes);
     written.push(path);
   }
-  await writeFileAtomic(`${base}.png`, encodeLabelPng(seeds));
-  written.push(`${base}.png`);
   return written;
 }

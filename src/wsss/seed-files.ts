@@ -16,7 +16,7 @@ import { encodeLabelPng } from '../io/labelpng.js';
 import { encodeNpy } from '../io/npy.js';
 import type { LabelSet } from './labelset.js';
 import { overlayLabels } from './overlay.js';
-import type { SeedResult } from './seeds.js';
+import type { SeedResult, Stage } from './seeds.js';
 
 /** Which optional files to make. */
 export interface SeedFileOptions {
@@ -32,6 +32,8 @@ export interface SeedFileOptions {
 export interface SeedFile {
   path: string;
   bytes: Uint8Array;
+  /** For a stage's label map: the stage (writers may put stage maps elsewhere). */
+  stage?: Stage;
 }
 
 /** A file-name-safe form of a class name ("potted plant" → "potted_plant"). */
@@ -50,7 +52,7 @@ export function seedFiles(name: string, image: RgbaImage, result: SeedResult, la
     }
   }
   if (options.stages) {
-    for (const [stage, map] of Object.entries(result.stages)) files.push({ path: `${stage}/${name}.png`, bytes: encodeLabelPng({ width, height, data: map }) });
+    for (const [stage, map] of Object.entries(result.stages) as [Stage, Uint8Array][]) files.push({ path: `${stage}/${name}.png`, bytes: encodeLabelPng({ width, height, data: map }), stage });
   }
   const seeds = { width, height, data: result.seeds };
   if (options.overlay ?? true) files.push({ path: `${name}.overlay.png`, bytes: encodePng(overlayLabels(image, seeds)) });
