@@ -6,21 +6,21 @@
 //   2. seeds for every val image with all stages (Grad-CAM, +CAA, +CRF, +PAR, +random walk)
 //   3. per-stage mIoU, per-class IoU, timings, example overlays → OUT/report.html (+ report.json)
 
-import { access, readFile, rm } from 'node:fs/promises';
+import { access, mkdir, readFile, rm } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Gpu } from '../gpu/context.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import { IoError } from '../io/errors.js';
-import { encodePng } from '../io/image.js';
 import { readImage, readLabelMap } from '../io/files.js';
 import { vocLayout } from '../io/voc.js';
 import { ClipModel } from '../models/clip/model.js';
-import { renderSeedReport, type ReportExample } from '../eval/report.js';
+import { renderSeedReport, type ReportExample, type SeedReport } from '../eval/report.js';
+import { reportExample } from '../eval/world-example.js';
+import type { LabelMap } from '../io/labelpng.js';
 import { generateWorld } from '../world/generate.js';
 import { runDataset } from '../wsss/dataset.js';
 import { loadLabelSet, maskClassNames } from '../wsss/labelset.js';
-import { overlayLabels } from '../wsss/overlay.js';
 import { SeedPipeline, STAGES, type SeedOptions, type Stage } from '../wsss/seeds.js';
 import { integerOption, parseArgs, UsageError } from './args.js';
 
@@ -96,40 +96,28 @@ export async function run(argv: string[]): Promise<number> {
     for (const id of ids.slice(0, exampleCount)) {
       const image = await readImage(layout.imagePath(id));
       const gt = await readLabelMap(layout.maskPath(id));
-      const panels = [{ title: 'image', png: encodePng(image) }, { title: 'ground truth', png: encodePng(overlayLabels(image, gt)) }];
+      const maps: [string, LabelMap][] = [];
       for (const s of STAGES) {
         const map = await readLabelMap(join(runDir, 'stages', s, `${id}.png`)).catch(() => undefined);
-        if (map) panels.push({ title: s, png: encodePng(overlayLabels(image, map)) });
+        if (map) maps.push([s, map]);
       }
-      const present = [...new Set(gt.data)].filter((v) => v > 0 && v < 255).sort((a, b) => a - b);
-      examples.push({ id, labels: present.map((v) => classNames[v]!), panels });
+      examples.push(reportExample(id, image, gt, maps, classNames));
     }
-    const report = {
-      title: 'seedmask: CLIP-ES seeds on the synthetic world',
+    const stageMs = summary.stageMs;
+    const report = worldReport({
       facts: [
         ['dataset', `synthetic world, seed ${WORLD_SEED}, val split: ${summary.processed} images (${worldDir})`],
         ['model', weights],
         ['adapter', gpu.adapterName],
-        ['options', `refiner crf, box threshold 0.4 (clip-es box quirk), τ = 2, CRF image clip-es`],
+        ['runtime', `Node ${process.version}`],
         ['run time', `${((performance.now() - started) / 1000).toFixed(1)} s`],
-        ['date', new Date().toISOString()],
-      ] as [string, string][],
+      ],
       classNames,
       stages,
-      timings: summary.stageMs,
+      timings: stageMs,
       examples,
-      notes: [
-        'mIoU follows the VOC protocol (docs/algorithms.md §3.7): one confusion matrix over all images, ground-truth 255 ignored, mean over classes present.',
-        'Coverage is the share of valid ground-truth pixels that got a label (the CRF marks pixels with max posterior < 0.95 as 255 = ignore; they count as misses here).',
-        'The world CLIP is small and weak (see weights/world-clip/MODEL_CARD.md); these numbers measure the pipeline on it, not CLIP ViT-B/16 on VOC.',
-      ],
-    };
-    await writeFileAtomic(join(out, 'report.html'), renderSeedReport(report));
-    await writeFileAtomic(join(out, 'report.json'), `${JSON.stringify({ ...report, examples: examples.map((e) => e.id), summary }, (_k, v) => (typeof v === 'number' && Number.isNaN(v) ? null : v), 2)}\n`);
-    process.stdout.write(`\n${'stage'.padEnd(7)} ${'mIoU %'.padStart(7)}  what\n`);
-    for (const s of stages) process.stdout.write(`${s.name.padEnd(7)} ${(100 * s.scores.miou).toFixed(2).padStart(7)}  ${s.description}\n`);
-    process.stdout.write(`\nmean ms per image: ${Object.entries(summary.stageMs).map(([k, v]) => `${k} ${v.toFixed(0)}`).join(', ')}\n`);
-    process.stdout.write(`report: ${join(out, 'report.html')}\n`);
+    });
+    await writeWorldReport(out, report, summary);
     return 0;
   } catch (err) {
     if (err instanceof UsageError) {
@@ -144,6 +132,38 @@ export async function run(argv: string[]): Promise<number> {
   } finally {
     await gpu?.destroy();
   }
+}
+
+/** The report document of a world run (Node or browser): facts, per-stage scores, timings, examples. */
+export function worldReport(parts: Pick<SeedReport, 'classNames' | 'stages' | 'timings' | 'examples'> & { facts: [string, string][] }): SeedReport {
+  return {
+    title: 'seedmask: CLIP-ES seeds on the synthetic world',
+    facts: [
+      ...parts.facts,
+      ['options', 'refiner crf, box threshold 0.4 (clip-es box quirk), τ = 2, CRF image clip-es'],
+      ['date', new Date().toISOString()],
+    ],
+    classNames: parts.classNames,
+    stages: parts.stages,
+    timings: parts.timings,
+    examples: parts.examples,
+    notes: [
+      'mIoU follows the VOC protocol (docs/algorithms.md §3.7): one confusion matrix over all images, ground-truth 255 ignored, mean over classes present.',
+      'Coverage is the share of valid ground-truth pixels that got a label (the CRF marks pixels with max posterior < 0.95 as 255 = ignore; they count as misses here).',
+      'The world CLIP is small and weak (see weights/world-clip/MODEL_CARD.md); these numbers measure the pipeline on it, not CLIP ViT-B/16 on VOC.',
+    ],
+  };
+}
+
+/** Writes OUT/report.html and OUT/report.json, prints the per-stage table and where the report is. */
+export async function writeWorldReport(out: string, report: SeedReport, summary: object): Promise<void> {
+  await mkdir(out, { recursive: true });
+  await writeFileAtomic(join(out, 'report.html'), renderSeedReport(report));
+  await writeFileAtomic(join(out, 'report.json'), `${JSON.stringify({ ...report, examples: report.examples.map((e) => e.id), summary }, (_k, v) => (typeof v === 'number' && Number.isNaN(v) ? null : v), 2)}\n`);
+  process.stdout.write(`\n${'stage'.padEnd(7)} ${'mIoU %'.padStart(7)}  what\n`);
+  for (const s of report.stages) process.stdout.write(`${s.name.padEnd(7)} ${(100 * s.scores.miou).toFixed(2).padStart(7)}  ${s.description}\n`);
+  process.stdout.write(`\nmean ms per image: ${Object.entries(report.timings).map(([k, v]) => `${k} ${v.toFixed(0)}`).join(', ')}\n`);
+  process.stdout.write(`report: ${join(out, 'report.html')}\n`);
 }
 
 /** CI floors committed with the model: stage → minimum val mIoU (0..1). */

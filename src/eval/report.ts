@@ -7,27 +7,9 @@
 //   - example images: photo, ground truth and each stage's label map as overlays
 
 import { escapeHtml, groupedBars, legend, paletteColour, stackedBars } from './charts.js';
-import type { Scores } from './confusion.js';
 
-export interface ReportExample {
-  id: string;
-  labels: string[];
-  /** PNG bytes per panel, in display order (e.g. photo, ground truth, cam, caa, crf). */
-  panels: { title: string; png: Uint8Array }[];
-}
-
-export interface SeedReport {
-  title: string;
-  /** Free-form facts shown at the top: adapter, model, dataset, options, date. */
-  facts: [string, string][];
-  classNames: string[];
-  /** Scores per stage, in display order. */
-  stages: { name: string; description: string; scores: Scores; floor?: number }[];
-  /** Mean ms per image per pipeline step. */
-  timings: Record<string, number>;
-  examples: ReportExample[];
-  notes?: string[];
-}
+export type { ReportExample, SeedReport } from './report-types.js';
+import type { SeedReport } from './report-types.js';
 
 const esc = escapeHtml;
 const pct = (x: number) => (Number.isFinite(x) ? (100 * x).toFixed(1) : '—');

@@ -68,7 +68,17 @@ export async function decodeImage(bytes: Uint8Array, name = '<buffer>'): Promise
 export function encodeJpeg(image: RgbaImage, quality = 90): Uint8Array {
   checkRgba(image);
   if (!(quality >= 1 && quality <= 100)) throw new RangeError(`JPEG quality ${quality} is not in 1..100`);
-  const encoded = jpeg.encode({ width: image.width, height: image.height, data: image.data }, quality);
+  // jpeg-js returns Buffer.from(bytes) whenever it sees a CommonJS `module`, which bundlers provide
+  // in browsers too; there, lend it the one method it calls for the length of this call.
+  const global = globalThis as { Buffer?: unknown };
+  const lend = global.Buffer === undefined;
+  if (lend) global.Buffer = { from: (bytes: ArrayLike<number>) => Uint8Array.from(bytes) };
+  let encoded: { data: Uint8Array };
+  try {
+    encoded = jpeg.encode({ width: image.width, height: image.height, data: image.data }, quality);
+  } finally {
+    if (lend) delete global.Buffer;
+  }
   return new Uint8Array(encoded.data.buffer, encoded.data.byteOffset, encoded.data.byteLength);
 }
 

@@ -1,0 +1,77 @@
+// World accuracy page: what `seedmask report` does, in the browser. The world CLIP is served at
+// /world-clip/; the world's val images are generated here (`?seed=1&first=200&images=N`), encoded
+// as the world generator encodes them (JPEG, quality 90) and decoded again, so the pipeline sees the
+// pixels Node reads from the files. Per stage it returns the confusion-matrix counts; with
+// `?examples=K` also the report panels of the first K images. Results go to window.__seedmask.
+import { ClipModel, ClipTokenizer, ConfusionMatrix, decodeImage, encodeJpeg, Gpu, parseLabelSet, SeedPipeline, STAGES } from '../src/browser.js';
+import { reportExample } from '../src/eval/world-example.js';
+import { generateImage, JPEG_QUALITY } from '../src/world/generate.js';
+import { worldLabelSetJson } from '../src/world/labelset.js';
+import { maskClassNames } from '../src/wsss/labelset.js';
+
+const log = document.getElementById('log')!;
+
+async function bytes(path: string): Promise<Uint8Array> {
+  const response = await fetch(path);
+  if (!response.ok) throw new Error(`${path}: HTTP ${response.status}`);
+  return new Uint8Array(await response.arrayBuffer());
+}
+
+async function main() {
+  const params = new URLSearchParams(location.search);
+  const seed = Number(params.get('seed') ?? 1);
+  const first = Number(params.get('first') ?? 200);
+  const count = Number(params.get('images') ?? 60);
+  const exampleCount = Number(params.get('examples') ?? 0);
+  const gpu = await Gpu.open();
+  const tokenizer = ClipTokenizer.fromHuggingFace(await bytes('/world-clip/vocab.json'), await bytes('/world-clip/merges.txt'));
+  const config = JSON.parse(new TextDecoder().decode(await bytes('/world-clip/config.json'))) as Record<string, unknown>;
+  const model = await ClipModel.load(gpu, new Blob([(await bytes('/world-clip/model.safetensors')) as Uint8Array<ArrayBuffer>]), { config, tokenizer });
+  const pipeline = new SeedPipeline(model);
+  const labelSet = parseLabelSet(worldLabelSetJson(), 'world');
+  const classNames = maskClassNames(labelSet);
+  const matrices = new Map<string, ConfusionMatrix>();
+  const totals = new Map<string, number>();
+  const examples = [];
+  const started = performance.now();
+  for (let i = 0; i < count; i++) {
+    const { record, image: rendered } = generateImage(seed, first + i, 'val');
+    const image = await decodeImage(encodeJpeg({ width: rendered.width, height: rendered.height, data: rendered.rgba }, JPEG_QUALITY), record.id);
+    const labels = [...new Set(rendered.mask)].filter((v) => v !== 0 && v !== 255).sort((a, b) => a - b).map((v) => v - 1);
+    const result = await pipeline.run(image, labels, { labelSet, refiner: 'crf', stages: [...STAGES] });
+    for (const [stage, map] of [...Object.entries(result.stages), ['seeds', result.seeds] as const]) {
+      if (!matrices.has(stage)) matrices.set(stage, new ConfusionMatrix(classNames.length));
+      matrices.get(stage)!.add(rendered.mask, map as Uint8Array, `${record.id} ${stage}`);
+    }
+    for (const [k, v] of Object.entries(result.timings)) totals.set(k, (totals.get(k) ?? 0) + v);
+    if (i < exampleCount) {
+      const gt = { width: image.width, height: image.height, data: rendered.mask };
+      const maps = STAGES.filter((s) => result.stages[s]).map((s) => [s, { width: image.width, height: image.height, data: result.stages[s]! }] as [string, typeof gt]);
+      const example = reportExample(record.id, image, gt, maps, classNames);
+      examples.push({ ...example, panels: example.panels.map((p) => ({ title: p.title, png: Array.from(p.png) })) });
+    }
+    log.textContent = `${i + 1}/${count} images`;
+  }
+  await model.destroy();
+  return {
+    adapter: gpu.adapterName,
+    userAgent: navigator.userAgent,
+    images: count,
+    seconds: (performance.now() - started) / 1000,
+    classNames,
+    counts: Object.fromEntries([...matrices].map(([stage, m]) => [stage, { counts: Array.from(m.counts), ignoredGtPixels: m.ignoredGtPixels, strayGtPixels: m.strayGtPixels, images: m.images }])),
+    stageMs: Object.fromEntries([...totals].map(([k, v]) => [k, v / count])),
+    examples,
+  };
+}
+
+main().then(
+  (result) => {
+    (window as unknown as { __seedmask: unknown }).__seedmask = { ok: true, result };
+    log.textContent = 'done';
+  },
+  (err: Error) => {
+    (window as unknown as { __seedmask: unknown }).__seedmask = { ok: false, error: err.stack ?? err.message };
+    log.textContent = `error: ${err.message}`;
+  },
+);
