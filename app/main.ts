@@ -261,6 +261,10 @@ worker.onmessage = (event: MessageEvent<FromWorker>) => {
       setState('ready');
       updateRunButton();
       break;
+    case 'weights-cached':
+      $('weights-status').textContent += ' · kept in this browser for the next visit';
+      $('weights-status').dataset.cached = 'yes';
+      break;
     case 'label-set-ready':
       $('label-set-status').textContent = `${m.name}: ${m.classes.length} classes`;
       $('class-names').replaceChildren(...m.classes.map((c) => Object.assign(document.createElement('option'), { value: c })));

@@ -43,6 +43,7 @@ export type FromWorker =
   | { type: 'progress'; phase: string; done?: number; total?: number }
   | { type: 'weights-ready'; name: string; from: 'world' | 'files' | 'cache'; ms: number; bytes: number }
   | { type: 'no-cache' }
+  | { type: 'weights-cached' }
   | { type: 'label-set-ready'; name: string; classes: string[] }
   | { type: 'image-done'; result: ImageResult }
   | { type: 'image-skipped'; id: number; name: string; reason: string }

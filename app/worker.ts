@@ -151,7 +151,12 @@ async function cachedWeights(): Promise<WeightFiles | undefined> {
 async function loadWeights(source: WeightSource): Promise<void> {
   const files = source.kind === 'world' ? await worldFiles() : pickWeightFiles(source.files);
   await loadModel(files, source.kind);
-  if (source.kind === 'files') await cacheWeights(files).catch((err: unknown) => post({ type: 'progress', phase: `weights not cached: ${messageOf(err)}` }));
+  if (source.kind === 'files') {
+    await cacheWeights(files).then(
+      () => post({ type: 'weights-cached' }),
+      (err: unknown) => post({ type: 'progress', phase: `ready, but not cached for the next visit: ${messageOf(err)}` }),
+    );
+  }
 }
 
 async function setLabelSet(name: string, file?: File): Promise<void> {

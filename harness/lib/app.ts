@@ -36,10 +36,10 @@ export async function chooseLabelSet(page: Page, name: 'voc' | 'coco' | 'world')
   await page.waitForFunction((n: string) => document.getElementById('label-set-status')!.textContent!.includes(n === 'world' ? 'seedmask-world' : n), { timeout: 30_000 }, name);
 }
 
-/** Loads weights with the world button, or from files through the folder/file input; returns the load time the page shows. */
-export async function loadWeights(page: Page, source: 'world' | { folder: string[] } | { file: string }): Promise<{ ms: number; from: string }> {
+/** Loads weights with the world button, or through the folder input (a folder path) or the file input; returns the load time the page shows. */
+export async function loadWeights(page: Page, source: 'world' | { folder: string } | { file: string }): Promise<{ ms: number; from: string }> {
   if (source === 'world') await page.click('#use-world');
-  else if ('folder' in source) await (await input(page, '#weights-folder')).uploadFile(...source.folder);
+  else if ('folder' in source) await (await input(page, '#weights-folder')).uploadFile(source.folder);
   else await (await input(page, '#weights-file')).uploadFile(source.file);
   await page.waitForFunction(() => ['ready', 'no-weights'].includes(document.body.dataset.state ?? '') && (document.getElementById('weights-status')!.dataset.ms !== undefined || !document.getElementById('error')!.hidden), { timeout: 300_000, polling: 100 });
   return page.evaluate(() => ({ ms: Number(document.getElementById('weights-status')!.dataset.ms), from: document.getElementById('weights-status')!.dataset.from ?? '' }));
