@@ -1,7 +1,7 @@
 // The browser app, driven through its own buttons and inputs in headless Chromium: the world CLIP,
 // three world images with typed labels, a run, the zip download, and every file in it compared
 // byte for byte with what `seedmask seeds` writes for the same images in Node. Then the errors a
-// user sees for a corrupt image and a bad weight file. A screenshot of the finished run goes to
+// user sees for a corrupt image and a bad weight file, and a cancelled run. A screenshot of the finished run goes to
 // out/app-test/ (not committed).
 import { mkdirSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -83,7 +83,7 @@ describe('the browser app', () => {
     await page.screenshot({ path: join(ROOT, 'out', 'app-test', 'finished-run.png'), fullPage: true });
   });
 
-  it('shows what went wrong for a corrupt image and for a bad weight file', async () => {
+  it('shows what went wrong for a corrupt image and a bad weight file; cancels a run', async () => {
     const corrupt = join(dir, 'broken.jpg');
     const good = readFileSync(images[0]!.path);
     (await import('node:fs')).writeFileSync(corrupt, good.subarray(0, good.length >> 1));
@@ -91,6 +91,13 @@ describe('the browser app', () => {
     await runSeeds(page);
     expect(await errorText(page)).toMatch(/broken\.jpg: .*corrupt or truncated JPEG/);
     expect(await page.$eval('#queue tbody tr:last-child', (r) => r.textContent ?? '')).toMatch(/corrupt or truncated JPEG/);
+
+    // Cancel: the run stops after at most the image in progress, which is abandoned.
+    await addImages(page, images.map((i) => ({ ...i, labels: i.labels })));
+    await page.click('#run');
+    await page.click('#cancel');
+    await page.waitForFunction(() => document.body.dataset.state === 'done', { timeout: 120_000 });
+    expect(await page.$eval('#run-status', (e) => e.textContent ?? '')).toMatch(/cancelled/);
 
     const bad = join(dir, 'bad.safetensors');
     (await import('node:fs')).writeFileSync(bad, new Uint8Array(4096).fill(7));
