@@ -1,7 +1,10 @@
 // JPEG decoding with libjpeg-turbo compiled to WebAssembly (the `@cwasm/jpeg-turbo` package's
 // module, driven through TurboJPEG's C API directly), so that Node and browsers decode exactly the
 // pixels PIL and OpenCV decode: libjpeg-turbo with its defaults, the accurate integer IDCT and fancy
-// upsampling. Measured against Pillow 9.4 in test/io/decode-goldens.test.ts (every pixel equal);
+// upsampling. That module was built without arithmetic decoding, so arithmetic-coded files go to a
+// second build of libjpeg-turbo (`@cornerstonejs/codec-libjpeg-turbo-8bit`, also TurboJPEG with
+// default flags, RGB or grey output: exact for the 1- and 3-component files arithmetic coding
+// occurs in). Measured against Pillow 9.4 in test/io/decode-goldens.test.ts (every pixel equal);
 // the choice between candidate decoders is in docs/decoding.md.
 //
 // PIL's rules on top of libjpeg (JpegImagePlugin, Convert.c), which this module reproduces:
@@ -44,14 +47,72 @@ const TJCS_YCCK = 4;
 
 let wasmSource: string | URL | Uint8Array | undefined;
 let compiled: Promise<WebAssembly.Module> | undefined;
+let arithmeticSource: Uint8Array | undefined;
+let arithmeticModule: Promise<CornerstoneModule> | undefined;
+
+/** The emscripten module of @cornerstonejs/codec-libjpeg-turbo-8bit's decoder. */
+interface CornerstoneModule {
+  JPEGDecoder: new () => {
+    getEncodedBuffer(size: number): Uint8Array;
+    decode(): void;
+    getFrameInfo(): { width: number; height: number; componentCount: number };
+    getDecodedBuffer(): Uint8Array;
+    delete(): void;
+  };
+}
 
 /**
  * Browser bundles call this with the decoder's WebAssembly bytes or a URL to fetch them from (the
  * browser entry, src/browser.ts, passes the bytes it carries). Node reads the module from its package.
  */
-export function registerJpegWasm(source: string | URL | Uint8Array): void {
+export function registerJpegWasm(source: string | URL | Uint8Array, arithmetic?: Uint8Array): void {
   wasmSource = source;
   compiled = undefined;
+  arithmeticSource = arithmetic;
+  arithmeticModule = undefined;
+}
+
+async function loadArithmeticDecoder(): Promise<CornerstoneModule> {
+  arithmeticModule ??= (async () => {
+    const { default: factory } = (await import('@cornerstonejs/codec-libjpeg-turbo-8bit/decodewasmjs')) as unknown as { default: (options: object) => Promise<CornerstoneModule> };
+    let wasmBinary = arithmeticSource;
+    if (!wasmBinary) {
+      const [{ readFile }, { createRequire }] = await Promise.all([import('node:fs/promises'), import('node:module')]);
+      wasmBinary = await readFile(createRequire(import.meta.url).resolve('@cornerstonejs/codec-libjpeg-turbo-8bit/decodewasm'));
+    }
+    // print/printErr: libjpeg's messages become part of the thrown error, not console noise.
+    return factory({ wasmBinary, print: () => undefined, printErr: () => undefined });
+  })().catch((err: unknown) => {
+    arithmeticModule = undefined;
+    throw err;
+  });
+  return arithmeticModule;
+}
+
+async function decodeArithmetic(bytes: Uint8Array, maxPixels: number): Promise<DecodedJpeg> {
+  const codec = await loadArithmeticDecoder();
+  const decoder = new codec.JPEGDecoder();
+  try {
+    decoder.getEncodedBuffer(bytes.length).set(bytes);
+    try {
+      decoder.decode();
+    } catch {
+      throw new Error('libjpeg could not decode it (corrupt arithmetic-coded data)');
+    }
+    const { width, height, componentCount } = decoder.getFrameInfo();
+    if (width * height > maxPixels) throw new Error(`image of ${width}×${height} exceeds ${maxPixels / 1e6} megapixels`);
+    const src = decoder.getDecodedBuffer();
+    const n = width * height;
+    const data = new Uint8Array(4 * n);
+    for (let i = 0; i < n; i++) {
+      if (componentCount === 1) data.fill(src[i]!, 4 * i, 4 * i + 3);
+      else data.set(src.subarray(3 * i, 3 * i + 3), 4 * i);
+      data[4 * i + 3] = 255;
+    }
+    return { width, height, data };
+  } finally {
+    decoder.delete();
+  }
 }
 
 async function compileModule(): Promise<WebAssembly.Module> {
@@ -143,8 +204,8 @@ function muldiv255(a: number, b: number): number {
 export async function decodeJpeg(bytes: Uint8Array, maxPixels: number): Promise<DecodedJpeg> {
   const { scan, arithmetic, precision } = firstScanData(bytes);
   if (precision !== 8) throw new Error(`${precision}-bit samples are not supported (8-bit JPEG expected)`);
-  if (arithmetic) throw new Error('arithmetic-coded JPEGs are not supported');
   if (scan < 0 || !hasEndOfImage(bytes, scan)) throw new Error('the file ends before the image data does');
+  if (arithmetic) return decodeArithmetic(bytes, maxPixels);
 
   const tj = await instantiate();
   const input = tj.malloc(bytes.length);
