@@ -8,6 +8,7 @@ import { reportExample } from '../src/eval/world-example.js';
 import { generateImage, JPEG_QUALITY } from '../src/world/generate.js';
 import { worldLabelSetJson } from '../src/world/labelset.js';
 import { maskClassNames } from '../src/wsss/labelset.js';
+import { publish } from './lib/publish.js';
 
 const log = document.getElementById('log')!;
 
@@ -65,13 +66,4 @@ async function main() {
   };
 }
 
-main().then(
-  (result) => {
-    (window as unknown as { __seedmask: unknown }).__seedmask = { ok: true, result };
-    log.textContent = 'done';
-  },
-  (err: Error) => {
-    (window as unknown as { __seedmask: unknown }).__seedmask = { ok: false, error: err.stack ?? err.message };
-    log.textContent = `error: ${err.message}`;
-  },
-);
+publish(main(), log, () => 'done');

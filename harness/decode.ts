@@ -7,6 +7,7 @@ import jpeg from 'jpeg-js';
 import { decodeImage } from '../src/io/image.js';
 import { pixelMismatches } from './lib/decode-compare.js';
 import { timeDecoder, type DecoderTiming } from './lib/decode-timing.js';
+import { publish } from './lib/publish.js';
 
 interface Manifest {
   files: { file: string; width: number; height: number }[];
@@ -70,13 +71,4 @@ async function main() {
 }
 
 const log = document.getElementById('log')!;
-main().then(
-  (result) => {
-    (window as unknown as { __seedmask: unknown }).__seedmask = { ok: true, result };
-    log.textContent = JSON.stringify(result, null, 2);
-  },
-  (err: Error) => {
-    (window as unknown as { __seedmask: unknown }).__seedmask = { ok: false, error: err.message };
-    log.textContent = `error: ${err.message}`;
-  },
-);
+publish(main(), log);

@@ -5,6 +5,7 @@ import { Gpu } from '../src/browser.js';
 import { binary, unary } from '../src/kernels/elementwise.js';
 import { ClipModel } from '../src/models/clip/model.js';
 import { clipImage } from './lib/clip-cases.js';
+import { publish } from './lib/publish.js';
 
 const log = document.getElementById('log')!;
 
@@ -35,13 +36,4 @@ async function main(): Promise<unknown> {
   };
 }
 
-main().then(
-  (result) => {
-    (window as unknown as { __seedmask: unknown }).__seedmask = { ok: true, result };
-    log.textContent = JSON.stringify(result, null, 2);
-  },
-  (err: Error) => {
-    (window as unknown as { __seedmask: unknown }).__seedmask = { ok: false, error: err.message };
-    log.textContent = `error: ${err.message}`;
-  },
-);
+publish(main(), log);

@@ -14,6 +14,7 @@ import { DTYPE_SIZE, isDType, type DType } from './dtype.js';
 import { WeightFileError, listSome } from './errors.js';
 import { readBytes, type ByteSource } from './source.js';
 import { TensorStore, numel, type LoadOptions, type StoredTensor, type WeightFile } from './weightfile.js';
+import { concatBytes } from '../io/png.js';
 
 /** Header JSON size limit. The reference implementation uses the same 100 MB bound; a real
  *  header for a few thousand tensors is well under 1 MB, so anything bigger is corruption. */
@@ -209,13 +210,7 @@ export async function encodeSafetensors(entries: readonly SafetensorsEntry[], me
   const header = buildSafetensorsHeader(entries, metadata);
   const parts = [header];
   for (const e of entries) parts.push(await entryBytes(e));
-  const out = new Uint8Array(parts.reduce((s, p) => s + p.byteLength, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.byteLength;
-  }
-  return out;
+  return concatBytes(parts) as Uint8Array<ArrayBuffer>;
 }
 
 /**

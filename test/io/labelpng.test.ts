@@ -6,6 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { IoError } from '../../src/io/errors.js';
 import { crc32, decodeLabelPng, encodeLabelPng, type LabelMap } from '../../src/io/labelpng.js';
 import { decodeNpy } from '../../src/io/npy.js';
+import { concatBytes, PNG_SIGNATURE, pngChunk } from '../../src/io/png.js';
 import { VOC_PALETTE, vocColor, vocIndexOfColor } from '../../src/io/palette.js';
 import { IO_FIXTURES } from './helpers.js';
 
@@ -141,29 +142,9 @@ describe('label PNG', () => {
 
 /** A minimal PNG around given IDAT data (no PLTE: fine for greyscale, enough for error paths). */
 function buildPng(width: number, height: number, colorType: number, bitDepth: number, idat: Uint8Array, interlace = 0): Uint8Array {
-  const chunks: Uint8Array[] = [Uint8Array.of(0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a)];
-  const chunk = (type: string, data: Uint8Array) => {
-    const out = new Uint8Array(12 + data.length);
-    const view = new DataView(out.buffer);
-    view.setUint32(0, data.length);
-    for (let i = 0; i < 4; i++) out[4 + i] = type.charCodeAt(i);
-    out.set(data, 8);
-    view.setUint32(8 + data.length, crc32(out.subarray(4, 8 + data.length)));
-    chunks.push(out);
-  };
   const ihdr = new Uint8Array(13);
   new DataView(ihdr.buffer).setUint32(0, width);
   new DataView(ihdr.buffer).setUint32(4, height);
   ihdr.set([bitDepth, colorType, 0, 0, interlace], 8);
-  chunk('IHDR', ihdr);
-  chunk('IDAT', idat);
-  chunk('IEND', new Uint8Array(0));
-  const total = chunks.reduce((n, c) => n + c.length, 0);
-  const out = new Uint8Array(total);
-  let o = 0;
-  for (const c of chunks) {
-    out.set(c, o);
-    o += c.length;
-  }
-  return out;
+  return concatBytes([PNG_SIGNATURE, pngChunk('IHDR', ihdr), pngChunk('IDAT', idat), pngChunk('IEND', new Uint8Array(0))]);
 }
