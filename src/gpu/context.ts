@@ -456,6 +456,7 @@ export class Gpu {
     this.device.pushErrorScope('validation');
     if (this.uniformCursor > 0) this.device.queue.writeBuffer(this.uniformArena, 0, this.uniformMirror, 0, this.uniformCursor);
     this.device.queue.submit([encoder.finish()]);
+    this.pool.destroyEvicted();
     this.encoder = null;
     this.uniformCursor = 0;
     const where = () => (kernels.length ? ` in a batch of ${kernels.length} dispatches (${summarise(kernels)})` : '');

@@ -76,22 +76,42 @@ export function bucketBytes(bytes: number): number {
   return Math.ceil(bytes / step) * step;
 }
 
+/**
+ * Free buffers the pool keeps for reuse, at most: the larger of this and the high-water mark of
+ * bytes in use. Without a bound, a stream of images of different sizes fills every size bucket
+ * once and keeps it (hundreds of MiB after a few images); beyond it the least recently freed
+ * buffers are destroyed.
+ */
+export const POOL_MIN_FREE_CAP = 256 * 2 ** 20;
+
 export class BufferPool {
   private free = new Map<number, GPUBuffer[]>();
+  /** Free buffers in the order they were freed (oldest first), for eviction. */
+  private freeOrder = new Set<GPUBuffer>();
+  private freeBytes = 0;
+  /** Evicted buffers, destroyed at the next submit: commands still being recorded may use them. */
+  private evicted: GPUBuffer[] = [];
   private live = new Set<GPUBuffer>();
   /** Bytes currently handed out and the high-water mark, for reports. */
   allocatedBytes = 0;
   peakBytes = 0;
 
-  constructor(private readonly device: GPUDevice, private readonly maxBufferSize: number) {}
+  constructor(
+    private readonly device: GPUDevice,
+    private readonly maxBufferSize: number,
+  ) {}
 
   acquire(bytes: number, label = 'pool'): GPUBuffer {
     const size = bucketBytes(Math.max(bytes, 4));
     if (size > this.maxBufferSize) {
       throw new GpuError(`${label}: ${bytes} bytes is more than this device's largest buffer (${this.maxBufferSize} bytes)`);
     }
-    const list = this.free.get(size);
-    const buffer = list?.pop() ?? this.device.createBuffer({ size, usage: POOL_USAGE, label });
+    const reused = this.free.get(size)?.pop();
+    if (reused) {
+      this.freeOrder.delete(reused);
+      this.freeBytes -= size;
+    }
+    const buffer = reused ?? this.device.createBuffer({ size, usage: POOL_USAGE, label });
     this.live.add(buffer);
     this.allocatedBytes += size;
     this.peakBytes = Math.max(this.peakBytes, this.allocatedBytes);
@@ -104,11 +124,36 @@ export class BufferPool {
     let list = this.free.get(buffer.size);
     if (!list) this.free.set(buffer.size, (list = []));
     list.push(buffer);
+    this.freeOrder.add(buffer);
+    this.freeBytes += buffer.size;
+    const cap = Math.max(POOL_MIN_FREE_CAP, this.peakBytes);
+    for (const old of this.freeOrder) {
+      if (this.freeBytes <= cap) break;
+      const bucket = this.free.get(old.size)!;
+      bucket.splice(bucket.indexOf(old), 1);
+      this.freeOrder.delete(old);
+      this.freeBytes -= old.size;
+      this.evicted.push(old);
+    }
+  }
+
+  /** Destroys the evicted buffers; the context calls it right after each submit. */
+  destroyEvicted(): void {
+    for (const b of this.evicted) b.destroy();
+    this.evicted = [];
+  }
+
+  /** Buffers and bytes in use and held free for reuse: what the pool keeps on the device. */
+  stats(): { liveBuffers: number; liveBytes: number; freeBuffers: number; freeBytes: number } {
+    return { liveBuffers: this.live.size, liveBytes: this.allocatedBytes, freeBuffers: this.freeOrder.size, freeBytes: this.freeBytes };
   }
 
   /** Destroy every pooled buffer that is not in use. */
   trim(): void {
-    for (const list of this.free.values()) for (const b of list) b.destroy();
+    this.destroyEvicted();
+    for (const b of this.freeOrder) b.destroy();
     this.free.clear();
+    this.freeOrder.clear();
+    this.freeBytes = 0;
   }
 }

@@ -1,0 +1,110 @@
+// Soak: `npm run bench:soak [-- --images 1000 --every 50]`. The seed pipeline (world CLIP, CRF
+// refiner, every image a new world image of its own size: index i of the seed-2 world, decoded
+// from its JPEG like a file) runs on N images in one process, and every `--every` images it
+// records what a long unattended run could leak: the GPU buffer pool (live and held-free buffers
+// and bytes), process RSS, JS heap, and the mean time per image of the last window. At the end it
+// fits a line to each series after warm-up (the first 20 % of the images) and prints the slope per
+// 1,000 images. Writes bench/results/soak-<adapter>-<date>.json.
+import os from 'node:os';
+import path from 'node:path';
+import { Gpu } from '../src/gpu/context.js';
+import { decodeImage, encodeJpeg } from '../src/io/image.js';
+import { ClipModel } from '../src/models/clip/model.js';
+import { generateImage, JPEG_QUALITY } from '../src/world/generate.js';
+import { worldLabelSetJson } from '../src/world/labelset.js';
+import { parseLabelSet } from '../src/wsss/labelset.js';
+import { SeedPipeline } from '../src/wsss/seeds.js';
+import { BENCH_ROOT, fmtMiB, numberFlag, parseFlags, resultPath, runMain, table, writeResults } from './lib/driver.js';
+
+const USAGE = `usage: npm run bench:soak -- [--images N] [--every K] [--out FILE]
+  --images N   images to run                          [1000]
+  --every K    record the counters every K images     [50]
+  --out FILE   results file [bench/results/soak-<adapter>-<date>.json]`;
+
+interface Sample {
+  images: number;
+  poolLiveBuffers: number;
+  poolLiveBytes: number;
+  poolFreeBuffers: number;
+  poolFreeBytes: number;
+  rssBytes: number;
+  heapUsedBytes: number;
+  msPerImage: number;
+}
+
+/** Least-squares slope of y over x. */
+function slope(x: number[], y: number[]): number {
+  const n = x.length;
+  const mx = x.reduce((a, b) => a + b, 0) / n;
+  const my = y.reduce((a, b) => a + b, 0) / n;
+  let num = 0;
+  let den = 0;
+  for (let i = 0; i < n; i++) {
+    num += (x[i]! - mx) * (y[i]! - my);
+    den += (x[i]! - mx) ** 2;
+  }
+  return den === 0 ? 0 : num / den;
+}
+
+runMain(async () => {
+  const flags = parseFlags(process.argv.slice(2), { images: { type: 'string' }, every: { type: 'string' }, out: { type: 'string' } }, USAGE);
+  const count = numberFlag('images', flags.images, 1) ?? 1000;
+  const every = numberFlag('every', flags.every, 1) ?? 50;
+  const gpu = await Gpu.open();
+  const model = await ClipModel.load(gpu, path.join(BENCH_ROOT, 'weights', 'world-clip'));
+  const pipeline = new SeedPipeline(model);
+  const labelSet = parseLabelSet(worldLabelSetJson(), 'world');
+  console.log(`soak: ${count} world images on ${gpu.adapterName}, Node ${process.version}, ${os.cpus()[0]?.model} × ${os.cpus().length}`);
+  const samples: Sample[] = [];
+  let windowStart = performance.now();
+  const started = performance.now();
+  for (let i = 0; i < count; i++) {
+    // Seed 2 (the world CLIP's training world) gives an endless supply of distinct images and sizes.
+    const { record, image: rendered } = generateImage(2, i, 'train');
+    const image = await decodeImage(encodeJpeg({ width: rendered.width, height: rendered.height, data: rendered.rgba }, JPEG_QUALITY), record.id);
+    await pipeline.run(image, record.classIds.map((c) => c - 1), { labelSet, refiner: 'crf' });
+    if ((i + 1) % every === 0 || i + 1 === count) {
+      const now = performance.now();
+      const done = i + 1;
+      const previous = samples.at(-1)?.images ?? 0;
+      const pool = gpu.pool.stats();
+      const memory = process.memoryUsage();
+      samples.push({ images: done, poolLiveBuffers: pool.liveBuffers, poolLiveBytes: pool.liveBytes, poolFreeBuffers: pool.freeBuffers, poolFreeBytes: pool.freeBytes, rssBytes: memory.rss, heapUsedBytes: memory.heapUsed, msPerImage: (now - windowStart) / (done - previous) });
+      windowStart = now;
+      const s = samples.at(-1)!;
+      console.log(`${String(done).padStart(5)} images  pool live ${s.poolLiveBuffers} (${fmtMiB(s.poolLiveBytes)}), free ${s.poolFreeBuffers} (${fmtMiB(s.poolFreeBytes)})  RSS ${fmtMiB(s.rssBytes)}  heap ${fmtMiB(s.heapUsedBytes)}  ${s.msPerImage.toFixed(0)} ms/image`);
+    }
+  }
+  await model.destroy();
+  await gpu.destroy();
+
+  const warm = samples.filter((s) => s.images > count * 0.2);
+  const x = warm.map((s) => s.images / 1000);
+  const series: [string, keyof Sample, (v: number) => string][] = [
+    ['pool live + free bytes', 'poolFreeBytes', (v) => `${fmtMiB(v)}`],
+    ['process RSS', 'rssBytes', (v) => `${fmtMiB(v)}`],
+    ['JS heap used', 'heapUsedBytes', (v) => `${fmtMiB(v)}`],
+    ['ms per image', 'msPerImage', (v) => `${v.toFixed(0)} ms`],
+  ];
+  const slopes: Record<string, number> = {};
+  const rows = [['series', 'after warm-up: first → last', 'slope per 1,000 images']];
+  for (const [name, key, fmt] of series) {
+    const y = warm.map((s) => (key === 'poolFreeBytes' ? s.poolFreeBytes + s.poolLiveBytes : (s[key] as number)));
+    slopes[name] = slope(x, y);
+    rows.push([name, `${fmt(y[0] ?? NaN)} → ${fmt(y.at(-1) ?? NaN)}`, fmt(slopes[name]!)]);
+  }
+  console.log(`\n${table(rows, [24, 30, 24])}`);
+  const iso = new Date().toISOString();
+  writeResults(flags.out ?? resultPath('soak', gpu.isSwiftShader ? 'swiftshader' : 'gpu', gpu.adapterName.split(' ')[1] ?? 'gpu', iso), {
+    tool: 'seedmask soak',
+    date: iso,
+    adapter: gpu.adapterName,
+    host: { cpu: os.cpus()[0]?.model, cores: os.cpus().length, node: process.version },
+    images: count,
+    seconds: (performance.now() - started) / 1000,
+    warmUpImages: Math.floor(count * 0.2),
+    samples,
+    slopesPer1000Images: slopes,
+  });
+  return 0;
+});
