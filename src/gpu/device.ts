@@ -24,6 +24,11 @@ export interface OpenGpuOptions {
    * benchmarks and tests of kernels proven in-bounds; never the default. Env: SEEDMASK_UNSAFE=1.
    */
   unsafeNoRobustness?: boolean;
+  /**
+   * Lower device limits than the adapter's (e.g. `{ maxBufferSize: 256 * 2 ** 20 }`), to see how
+   * work behaves on a smaller GPU. Values above the adapter's maximum are clamped to it.
+   */
+  limits?: Record<string, number>;
 }
 
 /** The WebGPU adapter a {@link Gpu} runs on, from `GPUAdapter.info`; strings may be empty. */
@@ -171,7 +176,12 @@ export async function requestDevice(options: OpenGpuOptions = {}): Promise<Opene
   }
   const wanted: GPUFeatureName[] = ['timestamp-query', 'subgroups', 'shader-f16'];
   const requiredFeatures = wanted.filter((f) => adapter.features.has(f));
-  const device = await adapter.requestDevice({ requiredFeatures, requiredLimits: maxLimits(adapter) });
+  const requiredLimits = maxLimits(adapter);
+  for (const [key, value] of Object.entries(options.limits ?? {})) {
+    if (!(key in requiredLimits)) throw new GpuError(`unknown device limit '${key}'`);
+    requiredLimits[key] = Math.min(value, requiredLimits[key]!);
+  }
+  const device = await adapter.requestDevice({ requiredFeatures, requiredLimits });
   return {
     device,
     gpuAdapter: adapter,

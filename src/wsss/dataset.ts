@@ -44,6 +44,11 @@ export interface DatasetOptions {
   /** Score the stages against SegmentationClass when it exists (default true). */
   evaluate?: boolean;
   onProgress?: (p: DatasetProgress) => void;
+  /**
+   * Stops the run: the image in progress is abandoned (nothing of it is written), finished images
+   * stay complete, and runDataset rejects with the signal's reason. A later run resumes.
+   */
+  signal?: AbortSignal;
 }
 
 export interface DatasetProgress {
@@ -139,7 +144,9 @@ export async function runDataset(runner: SeedRunner, o: DatasetOptions): Promise
   };
   const stageTotals = new Map<string, number>();
   let budget = o.limit ?? Infinity;
+  const seedOptions = o.signal ? { ...o.seedOptions, signal: o.signal } : o.seedOptions;
   for (const id of ids) {
+    o.signal?.throwIfAborted();
     const base = join(seedsDir, id);
     if (await exists(`${base}.png`)) {
       summary.resumed++;
@@ -160,12 +167,14 @@ export async function runDataset(runner: SeedRunner, o: DatasetOptions): Promise
           summary.unlabeled.push(id);
         } else {
           const image = await readImage(layout.imagePath(id));
-          const result = await runner.run(image, labels, o.seedOptions);
+          const result = await runner.run(image, labels, seedOptions);
+          o.signal?.throwIfAborted();
           for (const [k, v] of Object.entries(result.timings)) stageTotals.set(k, (stageTotals.get(k) ?? 0) + v);
           await writeSeedOutputs(base, image, result, o.labelSet, { cams: o.cams ?? false, overlay: o.overlay ?? false, stageDir, id });
           summary.processed++;
         }
       } catch (err) {
+        if (o.signal?.aborted) throw err;
         summary.failures.push({ id, error: messageOf(err) });
       }
     }

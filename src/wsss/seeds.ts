@@ -88,6 +88,11 @@ export interface SeedOptions {
   };
   /** GPU time (and FLOPs) per Grad-CAM stage from timestamp queries (when the adapter has them). */
   profile?: boolean;
+  /**
+   * Cancels the run: it rejects with the signal's reason (an AbortError) at the next step boundary
+   * (after the text rows, Grad-CAM, CAA, each refiner), having freed every GPU tensor it made.
+   */
+  signal?: AbortSignal;
 }
 
 /**
@@ -142,6 +147,8 @@ export class SeedPipeline {
    */
   async run(image: RgbaImage, labelsIn: readonly number[] | string, options: SeedOptions = {}): Promise<SeedResult> {
     const start = performance.now();
+    const signal = options.signal;
+    signal?.throwIfAborted();
     const gpu = this.gpu;
     const labelSet = options.labelSet ?? VOC_LABELSET;
     const labels = typeof labelsIn === 'string' ? parseLabels(labelsIn, labelSet) : checkLabels(labelsIn, labelSet);
@@ -154,7 +161,7 @@ export class SeedPipeline {
     if (!(refiner in REFINER_STAGE)) throw new SeedError(`unknown refiner '${String(refiner)}' (crf, par, randomwalk, none)`);
     const wanted = new Set<Stage>([...(options.stages ?? []), 'caa', REFINER_STAGE[refiner]]);
     for (const s of wanted) if (!STAGES.includes(s)) throw new SeedError(`unknown stage '${String(s)}' (${STAGES.join(', ')})`);
-    checkFitsDevice(gpu, H, W, K);
+    checkFitsDevice(gpu, this.model.config.vision, H, W, K);
     const tau = options.camExponent ?? 2;
     const threshold = options.boxThreshold ?? (labelSet.name === 'coco' ? 0.7 : 0.4);
     const timings: Record<string, number> = {};
@@ -165,17 +172,18 @@ export class SeedPipeline {
       const now = performance.now();
       timings[name] = (timings[name] ?? 0) + (now - t);
       t = now;
+      signal?.throwIfAborted();
     };
 
     const emb = await labelSetEmbeddings(this.model, labelSet);
     const text = textRows(emb, labels);
     lap('text');
     const gc = await gradCam(this.model, { rgba: image.data, height: H, width: W }, text, K, { caaLayers: options.caaLayers, profile: options.profile, features: wanted.has('rw') });
-    lap('gradcam');
-    for (const [k, v] of Object.entries(gc.timings)) if (k !== 'total') timings[`gradcam.${k}`] = v;
-    const flops = gc.flops ? Object.fromEntries(Object.entries(gc.flops).map(([k, v]) => [`gradcam.${k}`, v])) : undefined;
     const [gh, gw] = gc.grid;
     try {
+      lap('gradcam');
+      for (const [k, v] of Object.entries(gc.timings)) if (k !== 'total') timings[`gradcam.${k}`] = v;
+      const flops = gc.flops ? Object.fromEntries(Object.entries(gc.flops).map(([k, v]) => [`gradcam.${k}`, v])) : undefined;
       if (wanted.has('cam')) {
         // CLIP-ES's `highres`: the grid CAM resized to the image, no further min-max, float16.
         const highres = await resizeLinear(gpu, gc.cams.view([K, gh, gw]), [H, W], { mode: 'cv2', roundF16: true });
@@ -260,13 +268,25 @@ function checkLabels(labels: readonly number[], set: LabelSet): number[] {
   return [...labels];
 }
 
-/** The largest per-image buffers ([K + 1, H, W] float maps) must fit one storage binding. */
-function checkFitsDevice(gpu: Gpu, H: number, W: number, K: number): void {
+/**
+ * The largest per-image buffers must each fit one storage binding: the [K + 1, H, W] float maps at
+ * image size, and the last block's attention gradients, heads × K × L² floats for L = patches + 1.
+ * An image over either is refused here, naming the sizes, the limit and a size that fits, before
+ * any GPU work (and not as a validation error deep inside a kernel).
+ */
+export function checkFitsDevice(gpu: Gpu, vision: { heads: number; patch: number }, H: number, W: number, K: number): void {
   const limit = Math.min(gpu.traits.limits.maxStorageBufferBindingSize, gpu.traits.limits.maxBufferSize);
-  const need = (K + 1) * H * W * 4;
-  if (need > limit) {
-    throw new SeedError(`image ${W}×${H} with ${K} labels needs ${(need / 2 ** 20).toFixed(0)} MiB per map, more than this device's ${(limit / 2 ** 20).toFixed(0)} MiB storage-buffer limit; downscale the image`);
-  }
+  const tokens = (h: number, w: number) => Math.ceil(h / vision.patch) * Math.ceil(w / vision.patch) + 1;
+  const maps = (h: number, w: number) => (K + 1) * h * w * 4;
+  const attention = (h: number, w: number) => Math.max(1, vision.heads) * K * tokens(h, w) ** 2 * 4;
+  const mib = (b: number) => `${(b / 2 ** 20).toFixed(0)} MiB`;
+  const what = maps(H, W) > attention(H, W) ? `${mib(maps(H, W))} per map ([${K + 1}, ${H}, ${W}] floats)` : `${mib(attention(H, W))} for the attention gradients (${vision.heads} heads × ${K} label${K > 1 ? 's' : ''} × ${tokens(H, W)}² tokens)`;
+  if (Math.max(maps(H, W), attention(H, W)) <= limit) return;
+  let scale = 1;
+  while (scale > 0.01 && Math.max(maps(H * scale, W * scale), attention(H * scale, W * scale)) > limit) scale *= 0.95;
+  throw new SeedError(
+    `image ${W}×${H} with ${K} label${K > 1 ? 's' : ''} needs ${what}, more than this device's ${mib(limit)} buffer limit; downscale it to at most about ${Math.floor(W * scale)}×${Math.floor(H * scale)}`,
+  );
 }
 
 function rgbBytes(image: RgbaImage): Uint8Array {
