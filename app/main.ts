@@ -160,7 +160,7 @@ $('run').onclick = () => {
 };
 $('cancel').onclick = () => {
   send({ type: 'cancel' });
-  $('run-status').textContent = 'cancelling after the current image…';
+  $('run-status').textContent = 'cancelling…';
 };
 
 function progressRun(): void {

@@ -25,7 +25,8 @@ let gpu: Gpu | undefined;
 let model: ClipModel | undefined;
 let pipeline: SeedPipeline | undefined;
 let labelSet: LabelSet = BUILTIN_LABELSETS.voc!;
-let cancelled = false;
+/** Cancels the run in progress: the image being computed is abandoned at its next step. */
+let cancel = new AbortController();
 /** The page's folder URL: world-clip/ and clip/ are served beside it. */
 let base = self.location.href;
 /** Output files of the finished images, for the zip: path → bytes. */
@@ -204,13 +205,14 @@ async function labelsOf(item: RunItem): Promise<number[]> {
 
 async function run(items: RunItem[], output?: FileSystemDirectoryHandle): Promise<void> {
   if (!pipeline) throw new Error('load weights first');
-  cancelled = false;
+  cancel = new AbortController();
+  const signal = cancel.signal;
   const start = performance.now();
   let done = 0;
   let skipped = 0;
   let failed = 0;
   for (const item of items) {
-    if (cancelled) break;
+    if (signal.aborted) break;
     const name = item.name.replace(/\.[^.]*$/, '');
     if (output && (await exists(output, `${name}.png`))) {
       skipped++;
@@ -227,9 +229,9 @@ async function run(items: RunItem[], output?: FileSystemDirectoryHandle): Promis
         continue;
       }
       const decodeMs = performance.now() - t0;
-      const result = await pipeline.run(image, labels, { labelSet, stages: ['cam', 'caa', 'crf'] });
-      // A cancel that arrived while the image ran abandons it: nothing of it is kept or written.
-      if (cancelled) break;
+      const result = await pipeline.run(image, labels, { labelSet, stages: ['cam', 'caa', 'crf'], signal });
+      // A cancel that arrived after the last step still abandons the image: nothing of it is kept or written.
+      if (signal.aborted) break;
       const t1 = performance.now();
       const files = seedFiles(name, image, result, labelSet);
       for (const f of files) outputs.set(f.path, f.bytes);
@@ -252,11 +254,12 @@ async function run(items: RunItem[], output?: FileSystemDirectoryHandle): Promis
         [image.data.buffer],
       );
     } catch (err) {
+      if (signal.aborted) break;
       failed++;
       post({ type: 'image-failed', id: item.id, name: item.name, message: messageOf(err) });
     }
   }
-  post({ type: 'run-done', done, skipped, failed, cancelled, ms: performance.now() - start });
+  post({ type: 'run-done', done, skipped, failed, cancelled: signal.aborted, ms: performance.now() - start });
 }
 
 function zip(): void {
@@ -288,7 +291,7 @@ self.onmessage = (event: MessageEvent<ToWorker>) => {
       void run(m.items, m.output).catch(fail('run'));
       break;
     case 'cancel':
-      cancelled = true;
+      cancel.abort();
       break;
     case 'zip':
       zip();

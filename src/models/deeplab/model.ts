@@ -182,7 +182,16 @@ export class DeepLabModel {
    * demo uses 513) and resizes the logits back bilinearly before the argmax. `scales`: DeepLab v2's
    * MSC scales (default 0.5, 0.75).
    */
-  async segment(image: RgbaImage, opts: { resize?: number; logits?: boolean; scales?: readonly number[] } = {}): Promise<{
+  async segment(
+    image: RgbaImage,
+    opts: {
+      resize?: number;
+      logits?: boolean;
+      scales?: readonly number[];
+      /** Cancels: rejects with the signal's reason before the forward pass, or after it instead of returning. */
+      signal?: AbortSignal;
+    } = {},
+  ): Promise<{
     /** Class id per pixel, [H, W] row-major, at the image's size. */
     labels: Uint32Array;
     /** Logits [K, H, W] float32, row-major, at the image's size; only with `logits: true`. */
@@ -196,7 +205,9 @@ export class DeepLabModel {
   }> {
     const size: [number, number] = opts.resize ? fitLongestSide(image.height, image.width, opts.resize) : [image.height, image.width];
     const outputs: DeepLabOutput[] = opts.logits ? ['labels', 'logits'] : ['labels'];
+    opts.signal?.throwIfAborted();
     const out = await this.run(this.input(image, size), { height: size[0], width: size[1], outputs, outputSize: [image.height, image.width], scales: opts.scales });
+    opts.signal?.throwIfAborted();
     return {
       labels: out.get('labels') as Uint32Array,
       logits: opts.logits ? (out.get('logits') as Float32Array) : undefined,

@@ -72,6 +72,14 @@ describe('seedmask segment', () => {
     const direct = await model.segment(image, { logits: true });
     expect(Array.from(labels.data)).toEqual(Array.from(direct.labels));
     expect(Array.from(logits.data)).toEqual(Array.from(direct.logits!));
+    // Cancelled: an aborted signal rejects with an AbortError, before and after the forward pass.
+    const aborted = new AbortController();
+    aborted.abort();
+    await expect(model.segment(image, { signal: aborted.signal })).rejects.toMatchObject({ name: 'AbortError' });
+    const late = new AbortController();
+    const pending = model.segment(image, { signal: late.signal });
+    late.abort();
+    await expect(pending).rejects.toMatchObject({ name: 'AbortError' });
     await model.destroy();
     // Only the final files: no temporaries left behind by the atomic writes.
     expect(readdirSync(out).sort()).toEqual(['street.logits.npy', 'street.png']);
