@@ -70,7 +70,15 @@ export async function run(argv: string[]): Promise<number> {
     const tokenizer = args.values.get('--tokenizer');
     const model = await ClipModel.load(gpu, weights, tokenizer === undefined ? {} : { tokenizer });
     const pipeline = new SeedPipeline(model);
-    if (dataset !== undefined) return await runDatasetCommand(args, pipeline, dataset, out, labelSet, seedOptions);
+    // A lost device (driver reset, GPU taken away) during a dataset run: a new device and model,
+    // and the run goes on from the image it was on.
+    const recover = async () => {
+      process.stderr.write('\nseedmask seeds: the GPU device was lost; opening a new one and retrying the image\n');
+      await gpu?.destroy().catch(() => undefined);
+      gpu = await Gpu.open();
+      return new SeedPipeline(await ClipModel.load(gpu, weights, tokenizer === undefined ? {} : { tokenizer }));
+    };
+    if (dataset !== undefined) return await runDatasetCommand(args, pipeline, dataset, out, labelSet, seedOptions, recover);
 
     await mkdir(out, { recursive: true });
     const results: unknown[] = [];
@@ -137,7 +145,7 @@ function parseSeedOptions(args: ParsedArgs, labelSet: LabelSet): SeedOptions {
   return { labelSet, refiner, stages, boxes, crfImage, boxThreshold, confidence, camExponent: tau };
 }
 
-async function runDatasetCommand(args: ParsedArgs, pipeline: SeedPipeline, root: string, out: string, labelSet: LabelSet, seedOptions: SeedOptions): Promise<number> {
+async function runDatasetCommand(args: ParsedArgs, pipeline: SeedPipeline, root: string, out: string, labelSet: LabelSet, seedOptions: SeedOptions, recover: () => Promise<SeedPipeline>): Promise<number> {
   const tty = process.stderr.isTTY;
   let lastLine = 0;
   const onProgress = (p: DatasetProgress) => {
@@ -161,12 +169,13 @@ async function runDatasetCommand(args: ParsedArgs, pipeline: SeedPipeline, root:
     cams: !args.flags.has('--no-cams'),
     overlay: !args.flags.has('--no-overlay'),
     onProgress,
+    recover,
   });
   if (tty) process.stderr.write('\n');
   if (args.flags.has('--json')) {
     process.stdout.write(`${JSON.stringify(summary, (_k, v) => (typeof v === 'number' && Number.isNaN(v) ? null : v), 2)}\n`);
   } else {
-    process.stdout.write(`${summary.processed} images done, ${summary.resumed} already done, ${summary.unlabeled.length} without labels skipped, ${summary.failures.length} failed, ${summary.seconds.toFixed(1)} s\n`);
+    process.stdout.write(`${summary.processed} images done, ${summary.resumed} already done, ${summary.unlabeled.length} without labels skipped, ${summary.failures.length} failed, ${summary.seconds.toFixed(1)} s${summary.deviceLosses ? `, ${summary.deviceLosses} GPU device loss${summary.deviceLosses > 1 ? 'es' : ''} recovered` : ''}\n`);
     for (const f of summary.failures) process.stdout.write(`  failed ${f.id}: ${f.error}\n`);
     const stages = Object.entries(summary.stageMs).map(([k, v]) => `${k} ${v.toFixed(0)}`).join(', ');
     if (stages) process.stdout.write(`mean ms per image: ${stages}\n`);

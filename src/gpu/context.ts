@@ -80,6 +80,11 @@ export class Gpu {
     });
   }
 
+  /** Whether the device has been lost (driver reset, destroy(), a browser reclaiming the GPU): nothing on it works any more. */
+  get lost(): boolean {
+    return this.lostReason !== null;
+  }
+
   /** Picks an adapter, requests a device with every limit at its maximum, and wraps it. Throws GpuError when there is no adapter. */
   static async open(options: OpenGpuOptions = {}): Promise<Gpu> {
     const { device, adapter, features, gpuAdapter } = await requestDevice(options);
@@ -158,7 +163,14 @@ export class Gpu {
     encoder.copyBufferToBuffer(t.buffer, t.byteOffset, staging, 0, staging.size);
     this.submit(encoder);
     await this.sync();
-    await staging.mapAsync(1 /* GPUMapMode.READ */);
+    try {
+      await staging.mapAsync(1 /* GPUMapMode.READ */);
+    } catch (err) {
+      // A device lost while the copy was pending rejects the map; say so once `lost` has settled.
+      await new Promise((resolve) => setTimeout(resolve, 0));
+      this.assertAlive('read');
+      throw err;
+    }
     const copy = staging.getMappedRange().slice(0, bytes);
     staging.unmap();
     staging.destroy();

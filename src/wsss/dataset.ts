@@ -25,6 +25,8 @@ import type { SeedOptions, SeedResult, Stage } from './seeds.js';
 
 export interface SeedRunner {
   run(image: import('../io/image.js').RgbaImage, labels: readonly number[], options: SeedOptions): Promise<SeedResult>;
+  /** The device the runner computes on (a SeedPipeline's): its loss is what `recover` answers. */
+  readonly gpu?: { readonly lost: boolean };
 }
 
 export interface DatasetOptions {
@@ -49,6 +51,12 @@ export interface DatasetOptions {
    * stay complete, and runDataset rejects with the signal's reason. A later run resumes.
    */
   signal?: AbortSignal;
+  /**
+   * Makes a new runner on a new device after the GPU device is lost (a driver reset, a GPU taken
+   * away): the image that was running fails with the loss, then is tried once more on the new
+   * runner, and the run goes on. Without it, a lost device fails every remaining image.
+   */
+  recover?: () => Promise<SeedRunner>;
 }
 
 export interface DatasetProgress {
@@ -77,6 +85,8 @@ export interface DatasetSummary {
   seconds: number;
   /** Mean per-stage time over processed images, ms. */
   stageMs: Record<string, number>;
+  /** GPU devices lost during the run and re-created through `recover`. */
+  deviceLosses: number;
   /** Scores per stage over every finished image of the list (resumed ones included), when GT exists. */
   scores: Partial<Record<Stage | 'seeds', Scores>>;
 }
@@ -140,11 +150,12 @@ export async function runDataset(runner: SeedRunner, o: DatasetOptions): Promise
   const started = performance.now();
   const summary: DatasetSummary = {
     root: o.root, out: o.out, labelSet: o.labelSet.name, ids: ids.length, processed: 0, resumed: 0,
-    unlabeled: [], failures: [], seconds: 0, stageMs: {}, scores: {},
+    unlabeled: [], failures: [], seconds: 0, stageMs: {}, deviceLosses: 0, scores: {},
   };
   const stageTotals = new Map<string, number>();
   let budget = o.limit ?? Infinity;
   const seedOptions = o.signal ? { ...o.seedOptions, signal: o.signal } : o.seedOptions;
+  let current = runner;
   for (const id of ids) {
     o.signal?.throwIfAborted();
     const base = join(seedsDir, id);
@@ -167,7 +178,16 @@ export async function runDataset(runner: SeedRunner, o: DatasetOptions): Promise
           summary.unlabeled.push(id);
         } else {
           const image = await readImage(layout.imagePath(id));
-          const result = await runner.run(image, labels, seedOptions);
+          let result: SeedResult;
+          try {
+            result = await current.run(image, labels, seedOptions);
+          } catch (err) {
+            if (!o.recover || !current.gpu?.lost || o.signal?.aborted) throw err;
+            // The device was lost (under this image or before it): a new one, and this image once more.
+            summary.deviceLosses++;
+            current = await o.recover();
+            result = await current.run(image, labels, seedOptions);
+          }
           o.signal?.throwIfAborted();
           for (const [k, v] of Object.entries(result.timings)) stageTotals.set(k, (stageTotals.get(k) ?? 0) + v);
           await writeSeedOutputs(base, image, result, o.labelSet, { cams: o.cams ?? false, overlay: o.overlay ?? false, stageDir, id });

@@ -4,6 +4,7 @@
 //     buffer it took; the pipeline then gives the same result as before;
 //   - a dataset run stopped by its signal leaves only complete images, and resumes;
 //   - two runs of one pipeline at the same time give what two runs one after the other give;
+//   - a device destroyed in the middle of a dataset run is replaced and the run completes;
 //   - an image whose buffers cannot fit the device is refused up front, naming sizes and limit
 //     (6000×4000 on the adapter's limits, and 1200×1000 with the limits lowered to WebGPU's minimum).
 import { existsSync, readdirSync } from 'node:fs';
@@ -113,6 +114,48 @@ describe('seed pipeline reliability', () => {
       expect(resumed.processed).toBe(4 - seeds.length);
       expect(resumed.failures).toEqual([]);
     } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('a device lost in the middle of a dataset run: that image fails, a new device takes over, the image is retried, the run completes', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'seedmask-lost-'));
+    const devices: Gpu[] = [];
+    const models: ClipModel[] = [];
+    const open = async () => {
+      const g = await Gpu.open();
+      devices.push(g);
+      const m = await ClipModel.load(g, WORLD_CLIP);
+      models.push(m);
+      return new SeedPipeline(m);
+    };
+    try {
+      const world = join(dir, 'world');
+      await generateWorld({ out: world, seed: 1, train: 200, val: 3, valOnly: true });
+      const first = await open();
+      let destroyed = false;
+      const summary = await runDataset(first, {
+        root: world, out: join(dir, 'out'), labelSet, split: 'val', seedOptions: { labelSet },
+        recover: open,
+        onProgress: (p) => {
+          // During the second image, the way a driver reset or a browser taking the GPU away looks.
+          if (p.done === 1 && !destroyed) {
+            destroyed = true;
+            setTimeout(() => devices[0]!.device.destroy(), 300);
+          }
+        },
+      });
+      expect(destroyed).toBe(true);
+      expect(devices[0]!.lost).toBe(true);
+      expect(summary.deviceLosses).toBe(1);
+      expect(summary.failures).toEqual([]);
+      expect(summary.processed).toBe(3);
+      // The seeds made after the loss are the seeds of an undisturbed run.
+      const reference = await runDataset(pipeline, { root: world, out: join(dir, 'reference'), labelSet, split: 'val', seedOptions: { labelSet } });
+      expect(reference.scores.seeds!.miou).toBe(summary.scores.seeds!.miou);
+    } finally {
+      for (const m of models) await m.destroy().catch(() => undefined);
+      for (const g of devices) await g.destroy().catch(() => undefined);
       await rm(dir, { recursive: true, force: true });
     }
   });
