@@ -5,7 +5,7 @@ import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { build } from 'vite';
 
-export const HARNESS_PAGES = { smoke: 'index.html', bench: 'bench.html', decode: 'decode.html', accuracy: 'accuracy.html' } as const;
+export const HARNESS_PAGES = { smoke: 'index.html', bench: 'bench.html', decode: 'decode.html', accuracy: 'accuracy.html', soak: 'soak.html' } as const;
 export type HarnessPage = keyof typeof HARNESS_PAGES;
 
 const ROOT = join(import.meta.dirname, '..', '..');
