@@ -5,7 +5,7 @@ import {
   BUILTIN_LABELSETS,
   ClipModel,
   ClipTokenizer,
-  decodeImage,
+  decodeSeedImage,
   decodeLabelPng,
   Gpu,
   parseLabels,
@@ -221,7 +221,7 @@ async function run(items: RunItem[], output?: FileSystemDirectoryHandle): Promis
     }
     try {
       const t0 = performance.now();
-      const image = await decodeImage(new Uint8Array(await item.file.arrayBuffer()), item.name);
+      const { image, crfImage } = await decodeSeedImage(new Uint8Array(await item.file.arrayBuffer()), item.name);
       const labels = await labelsOf(item);
       if (labels.length === 0) {
         skipped++;
@@ -229,7 +229,7 @@ async function run(items: RunItem[], output?: FileSystemDirectoryHandle): Promis
         continue;
       }
       const decodeMs = performance.now() - t0;
-      const result = await pipeline.run(image, labels, { labelSet, stages: ['cam', 'caa', 'crf'], signal });
+      const result = await pipeline.run(image, labels, { labelSet, stages: ['cam', 'caa', 'crf'], signal, ...(crfImage ? { crfPixels: crfImage } : {}) });
       // A cancel that arrived after the last step still abandons the image: nothing of it is kept or written.
       if (signal.aborted) break;
       const t1 = performance.now();

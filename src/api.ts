@@ -34,8 +34,8 @@ export type { LabelSet, ClassSpec } from './wsss/labelset.js';
 
 // Images and files in memory
 /** Image decoding exactly as PIL decodes (JPEG through libjpeg-turbo in WebAssembly, PNG), and encoding. */
-export { decodeImage, encodeJpeg, encodePng, sniffImageFormat } from './io/image.js';
-export type { RgbaImage, ImageFormat } from './io/image.js';
+export { decodeImage, decodeSeedImage, readersDiffer, encodeJpeg, encodePng, sniffImageFormat } from './io/image.js';
+export type { RgbaImage, ImageFormat, ImageReader } from './io/image.js';
 export { decodeLabelPng, encodeLabelPng } from './io/labelpng.js';
 export type { LabelMap } from './io/labelpng.js';
 export { decodeNpy, encodeNpy } from './io/npy.js';

@@ -4,7 +4,7 @@ export * from './api.js';
 
 // Files
 /** Read and write images, label maps and .npy files; every write is atomic. */
-export { readImage, readLabelMap, readNpy, readBytes, readText, writeLabelMap, writeNpy } from './io/files.js';
+export { readImage, readSeedImage, readLabelMap, readNpy, readBytes, readText, writeLabelMap, writeNpy } from './io/files.js';
 export { writeFileAtomic } from './io/atomic.js';
 export { vocLayout, readSplitList, parseSplitList } from './io/voc.js';
 export type { VocLayout } from './io/voc.js';

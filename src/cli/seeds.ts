@@ -5,7 +5,7 @@ import { mkdir } from 'node:fs/promises';
 import { basename, extname, join } from 'node:path';
 import { Gpu } from '../gpu/context.js';
 import { IoError } from '../io/errors.js';
-import { readImage } from '../io/files.js';
+import { readSeedImage } from '../io/files.js';
 import { ClipModel } from '../models/clip/model.js';
 import { runDataset, type DatasetProgress } from '../wsss/dataset.js';
 import { LabelSetError, loadLabelSet, parseLabels, type LabelSet } from '../wsss/labelset.js';
@@ -85,8 +85,8 @@ export async function run(argv: string[]): Promise<number> {
     let failed = 0;
     for (const path of args.positional) {
       try {
-        const image = await readImage(path);
-        const result = await pipeline.run(image, labels, seedOptions);
+        const { image, crfImage } = await readSeedImage(path);
+        const result = await pipeline.run(image, labels, crfImage ? { ...seedOptions, crfPixels: crfImage } : seedOptions);
         const base = join(out, basename(path, extname(path)));
         const files = await writeSeedOutputs(base, image, result, labelSet, { cams: !args.flags.has('--no-cams'), overlay: !args.flags.has('--no-overlay') });
         const timing = Object.entries(result.timings).map(([k, v]) => `${k} ${v.toFixed(0)} ms`).join(', ');

@@ -5,7 +5,7 @@
 import { readFile } from 'node:fs/promises';
 import { writeFileAtomic } from './atomic.js';
 import { IoError, messageOf } from './errors.js';
-import { decodeImage, type RgbaImage } from './image.js';
+import { decodeImage, decodeSeedImage, type RgbaImage } from './image.js';
 import { decodeLabelPng, encodeLabelPng, type LabelMap } from './labelpng.js';
 import { decodeNpy, encodeNpy, type NpyArray } from './npy.js';
 
@@ -24,6 +24,11 @@ export async function readText(path: string): Promise<string> {
 /** Reads and decodes a JPEG or PNG photo to RGBA8 (EXIF orientation ignored, greyscale → RGB). */
 export async function readImage(path: string): Promise<RgbaImage> {
   return decodeImage(await readBytes(path), path);
+}
+
+/** An image file as CLIP-ES's steps read it (decodeSeedImage): PIL's pixels, and OpenCV's for the CRF where they differ. */
+export async function readSeedImage(path: string): Promise<{ image: RgbaImage; crfImage?: RgbaImage }> {
+  return decodeSeedImage(await readBytes(path), path);
 }
 
 /** Reads a label PNG (palette, greyscale or VOC-coloured RGB) to class ids. */

@@ -5,6 +5,8 @@
 //   - JPEG: libjpeg-turbo in WebAssembly (jpeg.ts), bit-exact with PIL's libjpeg-turbo.
 //   - PNG: png.ts, with PIL's sample rules (16-bit colour keeps the high byte, 16-bit greyscale is
 //     clipped to 255, low-depth greyscale is scaled, tRNS only sets alpha).
+//   - With reader 'cv2', OpenCV's imread pixels instead, which differ on CMYK/YCCK JPEGs and
+//     16-bit greyscale PNGs only (CLIP-ES's CRF step reads files with cv2; decodeSeedImage).
 //   - EXIF orientation is ignored. Dataset annotations refer to the stored pixel array (PIL does
 //     not rotate); a decoder that rotated would misalign image and mask.
 //   - Greyscale images come back as three equal channels (plus opaque alpha), never as one.
@@ -14,8 +16,8 @@
 
 import jpeg from 'jpeg-js';
 import { IoError, messageOf } from './errors.js';
-import { decodeJpeg } from './jpeg.js';
-import { decodePng, encodePngRgba } from './png.js';
+import { decodeJpeg, jpegComponents } from './jpeg.js';
+import { decodePng, encodePngRgba, pngHeader } from './png.js';
 
 /** An 8-bit RGBA image: `data[4 * (y * width + x) + c]`, c = 0 red … 3 alpha. */
 export interface RgbaImage {
@@ -48,20 +50,46 @@ export function sniffImageFormat(bytes: Uint8Array): ImageFormat | {
   return { unsupported: 'unknown' };
 }
 
-/** Decodes JPEG or PNG bytes to RGBA8 as PIL does. `name` (the file path, usually) prefixes every error. */
-export async function decodeImage(bytes: Uint8Array, name = '<buffer>'): Promise<RgbaImage> {
+/**
+ * Which library's pixels to give: 'pil' (`Image.open(f).convert("RGB")`, what CLIP-ES feeds CLIP)
+ * or 'cv2' (`cv2.imread(f)` in RGB order, what CLIP-ES's CRF step reads, EXIF rotation aside).
+ */
+export type ImageReader = 'pil' | 'cv2';
+
+/** Decodes JPEG or PNG bytes to RGBA8 as PIL (default) or OpenCV does. `name` (the file path, usually) prefixes every error. */
+export async function decodeImage(bytes: Uint8Array, name = '<buffer>', reader: ImageReader = 'pil'): Promise<RgbaImage> {
   const format = sniffImageFormat(bytes);
   if (typeof format !== 'string') {
     const what = format.unsupported === 'unknown' ? 'not a JPEG or PNG file (unrecognised signature)' : `${format.unsupported} images are not supported (JPEG or PNG expected)`;
     throw new IoError(name, what);
   }
   try {
-    return format === 'jpeg' ? await decodeJpeg(bytes, MAX_MEGAPIXELS * 1e6) : await decodePng(bytes, MAX_MEGAPIXELS * 1e6);
+    return format === 'jpeg' ? await decodeJpeg(bytes, MAX_MEGAPIXELS * 1e6, reader) : await decodePng(bytes, MAX_MEGAPIXELS * 1e6, reader);
   } catch (err) {
     if (err instanceof IoError) throw err;
     // The decoders' own messages ("marker was not found") mean nothing to a user; say what it is.
     throw new IoError(name, `corrupt or truncated ${format === 'jpeg' ? 'JPEG' : 'PNG'} (decoder: ${messageOf(err)})`, { cause: err });
   }
+}
+
+/** Whether OpenCV's imread gives other pixels than PIL for this file: CMYK/YCCK JPEGs and 16-bit greyscale PNGs. */
+export function readersDiffer(bytes: Uint8Array): boolean {
+  const format = sniffImageFormat(bytes);
+  if (format === 'jpeg') return jpegComponents(bytes) === 4;
+  if (format === 'png') {
+    const header = pngHeader(bytes);
+    return header !== undefined && header.depth === 16 && header.colorType === 0;
+  }
+  return false;
+}
+
+/**
+ * An image as CLIP-ES's steps read it: `image` for CLIP (PIL's pixels) and, only where OpenCV
+ * decodes the file differently, `crfImage` for the CRF (cv2.imread's pixels).
+ */
+export async function decodeSeedImage(bytes: Uint8Array, name = '<buffer>'): Promise<{ image: RgbaImage; crfImage?: RgbaImage }> {
+  const image = await decodeImage(bytes, name);
+  return readersDiffer(bytes) ? { image, crfImage: await decodeImage(bytes, name, 'cv2') } : { image };
 }
 
 /** Encodes RGBA8 as baseline JPEG (alpha dropped). Quality 1..100; deterministic for given input. */

@@ -185,6 +185,22 @@ function firstScanData(bytes: Uint8Array): { scan: number; arithmetic: boolean; 
   return { scan: -1, arithmetic, precision };
 }
 
+/** Number of colour components of the JPEG's frame (1 grey, 3 colour, 4 CMYK/YCCK), or 0 when no frame header is found. */
+export function jpegComponents(bytes: Uint8Array): number {
+  let p = 2;
+  while (p + 4 <= bytes.length && bytes[p] === 0xff) {
+    const marker = bytes[p + 1]!;
+    if (marker === 0xff) {
+      p++;
+      continue;
+    }
+    if (marker >= 0xc0 && marker <= 0xcf && marker !== 0xc4 && marker !== 0xc8 && marker !== 0xcc) return bytes[p + 9] ?? 0;
+    if (marker === 0xda) return 0;
+    p += 2 + ((bytes[p + 2]! << 8) | bytes[p + 3]!);
+  }
+  return 0;
+}
+
 /** True when an EOI marker follows the first scan (inside entropy-coded data 0xFF is followed by 0x00 or RSTn only). */
 function hasEndOfImage(bytes: Uint8Array, from: number): boolean {
   for (let i = Math.max(from, 0); i + 1 < bytes.length; i++) if (bytes[i] === 0xff && bytes[i + 1] === 0xd9) return true;
@@ -198,10 +214,12 @@ function muldiv255(a: number, b: number): number {
 }
 
 /**
- * Decodes JPEG bytes to RGBA8 exactly as `PIL.Image.open(f).convert("RGB")` does (alpha 255).
+ * Decodes JPEG bytes to RGBA8 exactly as `PIL.Image.open(f).convert("RGB")` does (alpha 255), or
+ * with reader 'cv2' as `cv2.imread(f)` does (they differ on CMYK/YCCK files only; EXIF rotation,
+ * which imread applies, is not applied by either).
  * Throws a plain Error with a short reason; `decodeImage` adds the file name.
  */
-export async function decodeJpeg(bytes: Uint8Array, maxPixels: number): Promise<DecodedJpeg> {
+export async function decodeJpeg(bytes: Uint8Array, maxPixels: number, reader: 'pil' | 'cv2' = 'pil'): Promise<DecodedJpeg> {
   const { scan, arithmetic, precision } = firstScanData(bytes);
   if (precision !== 8) throw new Error(`${precision}-bit samples are not supported (8-bit JPEG expected)`);
   if (scan < 0 || !hasEndOfImage(bytes, scan)) throw new Error('the file ends before the image data does');
@@ -234,9 +252,10 @@ export async function decodeJpeg(bytes: Uint8Array, maxPixels: number): Promise<
       for (let i = 0; i < n; i++) data.fill(src[i]!, 4 * i, 4 * i + 3);
     } else if (cmyk) {
       // PIL reads CMYK;I (c' = 255 − c), then cmyk2rgb: r = clip(255 − k' − c'·(255 − k')/255).
+      // OpenCV's imread (icvCvt_CMYK2BGR) takes the same form with a shift: r = k − ((255 − c)·k >> 8).
       for (let i = 0; i < n; i++) {
         const k = src[4 * i + 3]!; // 255 − k'
-        for (let c = 0; c < 3; c++) data[4 * i + c] = k - muldiv255(255 - src[4 * i + c]!, k);
+        for (let c = 0; c < 3; c++) data[4 * i + c] = reader === 'pil' ? k - muldiv255(255 - src[4 * i + c]!, k) : k - (((255 - src[4 * i + c]!) * k) >> 8);
       }
     } else {
       for (let i = 0; i < n; i++) {

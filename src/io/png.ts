@@ -45,8 +45,13 @@ async function inflate(data: Uint8Array): Promise<Uint8Array> {
   return new Uint8Array(await new Response(stream).arrayBuffer());
 }
 
-/** Decodes PNG bytes; throws a plain Error with a short reason (decodeImage adds the file name). */
-export async function decodePng(bytes: Uint8Array, maxPixels: number): Promise<DecodedPng> {
+/** The PNG's bit depth and colour type from its header, or undefined for a header too short to tell. */
+export function pngHeader(bytes: Uint8Array): { depth: number; colorType: number } | undefined {
+  return bytes.length >= 26 ? { depth: bytes[24]!, colorType: bytes[25]! } : undefined;
+}
+
+/** Decodes PNG bytes; throws a plain Error with a short reason (decodeImage adds the file name). With reader 'cv2', the pixels of `cv2.imread(f)`. */
+export async function decodePng(bytes: Uint8Array, maxPixels: number, reader: 'pil' | 'cv2' = 'pil'): Promise<DecodedPng> {
   if (PNG_SIGNATURE.some((b, i) => bytes[i] !== b)) throw new Error('missing PNG signature');
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   let width = 0;
@@ -140,7 +145,7 @@ export async function decodePng(bytes: Uint8Array, maxPixels: number): Promise<D
       }
     }
   }
-  return { width, height, data: toRgba(samples, width * height, colorType, depth, palette, trns) };
+  return { width, height, data: toRgba(samples, width * height, colorType, depth, palette, trns, reader) };
 }
 
 function unfilter(filter: number, line: Uint8Array, prev: Uint8Array, bpp: number): void {
@@ -174,7 +179,7 @@ function unfilter(filter: number, line: Uint8Array, prev: Uint8Array, bpp: numbe
   }
 }
 
-function toRgba(s: Uint8Array | Uint16Array, n: number, colorType: number, depth: number, palette: Uint8Array | undefined, trns: Uint8Array | undefined): Uint8Array {
+function toRgba(s: Uint8Array | Uint16Array, n: number, colorType: number, depth: number, palette: Uint8Array | undefined, trns: Uint8Array | undefined, reader: 'pil' | 'cv2'): Uint8Array {
   const out = new Uint8Array(4 * n);
   if (depth === 8 && (colorType === 6 || (colorType === 2 && !trns))) {
     if (colorType === 6) out.set(s);
@@ -190,7 +195,8 @@ function toRgba(s: Uint8Array | Uint16Array, n: number, colorType: number, depth
   }
   // One sample to 8 bits, PIL's way for this layout.
   const colour =
-    depth === 16 ? (colorType === 0 ? (v: number) => (v > 255 ? 255 : v) : (v: number) => v >> 8) : depth < 8 && colorType === 0 ? (v: number) => (v * 255) / ((1 << depth) - 1) : (v: number) => v;
+    // 16-bit grey: PIL clips its mode "I" to 255; OpenCV's imread keeps the high byte as for colour.
+    depth === 16 ? (colorType === 0 && reader === 'pil' ? (v: number) => (v > 255 ? 255 : v) : (v: number) => v >> 8) : depth < 8 && colorType === 0 ? (v: number) => (v * 255) / ((1 << depth) - 1) : (v: number) => v;
   const alpha = depth === 16 ? (v: number) => v >> 8 : (v: number) => v;
   const key = trns && (colorType === 0 || colorType === 2) ? Array.from({ length: trns.length >> 1 }, (_, i) => (trns[2 * i]! << 8) | trns[2 * i + 1]!) : undefined;
   for (let i = 0; i < n; i++) {

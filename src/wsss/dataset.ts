@@ -17,7 +17,7 @@ import type { Scores } from '../eval/confusion.js';
 import { evaluateDirectory } from '../eval/evaluate.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import { IoError, messageOf } from '../io/errors.js';
-import { readImage, readLabelMap, readText } from '../io/files.js';
+import { readLabelMap, readSeedImage, readText } from '../io/files.js';
 import { readSplitList, vocLayout } from '../io/voc.js';
 import { maskClassNames, parseLabels, type LabelSet } from './labelset.js';
 import { writeSeedOutputs } from './outputs.js';
@@ -177,16 +177,17 @@ export async function runDataset(runner: SeedRunner, o: DatasetOptions): Promise
           // §8.5: an image without labels has no seeds to make; skip it, do not stop the run.
           summary.unlabeled.push(id);
         } else {
-          const image = await readImage(layout.imagePath(id));
+          const { image, crfImage } = await readSeedImage(layout.imagePath(id));
+          const options = crfImage ? { ...seedOptions, crfPixels: crfImage } : seedOptions;
           let result: SeedResult;
           try {
-            result = await current.run(image, labels, seedOptions);
+            result = await current.run(image, labels, options);
           } catch (err) {
             if (!o.recover || !current.gpu?.lost || o.signal?.aborted) throw err;
             // The device was lost (under this image or before it): a new one, and this image once more.
             summary.deviceLosses++;
             current = await o.recover();
-            result = await current.run(image, labels, seedOptions);
+            result = await current.run(image, labels, options);
           }
           o.signal?.throwIfAborted();
           for (const [k, v] of Object.entries(result.timings)) stageTotals.set(k, (stageTotals.get(k) ?? 0) + v);

@@ -68,6 +68,11 @@ export interface SeedOptions {
   camExponent?: number;
   /** The colours the CRF's bilateral kernel sees (default 'clip-es'). */
   crfImage?: 'clip-es' | 'rgb';
+  /**
+   * The pixels the CRF reads, where they differ from the image's: CLIP-ES reads the file again with
+   * cv2.imread for its CRF step (decodeSeedImage gives them). Same size as the image. Default: the image.
+   */
+  crfPixels?: RgbaImage;
   /** CRF confidence below which a pixel is ignored (default 0.95). */
   confidence?: number;
   /** Blocks averaged into the CAA affinity (default 8). */
@@ -156,6 +161,10 @@ export class SeedPipeline {
     if (!(Number.isInteger(W) && Number.isInteger(H) && W > 0 && H > 0) || image.data.length !== W * H * 4) {
       throw new SeedError(`image: ${image.data?.length} bytes do not hold a ${W}×${H} RGBA image`);
     }
+    const crfPixels = options.crfPixels;
+    if (crfPixels && (crfPixels.width !== W || crfPixels.height !== H || crfPixels.data.length !== W * H * 4)) {
+      throw new SeedError(`crfPixels: a ${crfPixels.width}×${crfPixels.height} image for a ${W}×${H} one`);
+    }
     const K = labels.length;
     const refiner = options.refiner ?? 'crf';
     if (!(refiner in REFINER_STAGE)) throw new SeedError(`unknown refiner '${String(refiner)}' (crf, par, randomwalk, none)`);
@@ -204,9 +213,10 @@ export class SeedPipeline {
       let rgb: Uint8Array | undefined;
       const rgbOf = () => (rgb ??= rgbBytes(image));
       if (wanted.has('crf')) {
+        const pixels = options.crfPixels;
         const probs = await crfProbabilities(gpu, cams);
         owned.push(probs);
-        const { q } = await denseCrf(gpu, { image: crfImage(rgbOf(), options.crfImage ?? 'clip-es'), height: H, width: W, probs });
+        const { q } = await denseCrf(gpu, { image: crfImage(pixels ? rgbBytes(pixels) : rgbOf(), options.crfImage ?? 'clip-es'), height: H, width: W, probs });
         owned.push(q);
         stages.crf = await crfSeeds(gpu, q, labels, { confidence: options.confidence ?? 0.95 });
         lap('crf');

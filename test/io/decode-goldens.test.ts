@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { IoError } from '../../src/io/errors.js';
-import { decodeImage } from '../../src/io/image.js';
+import { decodeImage, decodeSeedImage, readersDiffer } from '../../src/io/image.js';
 import { DECODE_FIXTURES, type DecodeManifest, pixelMismatches } from './decode-fixtures.js';
 
 const manifest = JSON.parse(readFileSync(join(DECODE_FIXTURES, 'manifest.json'), 'utf8')) as DecodeManifest;
@@ -31,6 +31,31 @@ describe('decoding matches PIL exactly', () => {
   it('PIL and OpenCV (the CRF step of CLIP-ES reads with cv2.imread) differ only on CMYK, 16-bit grey and EXIF-rotated files', () => {
     const differ = manifest.files.filter((f) => !f.cv2_equals_pil).map((f) => f.file);
     expect(differ.sort()).toEqual(['cmyk_adobe.jpg', 'exif_rotate90.jpg', 'grey16.png', 'ycck_adobe.jpg']);
+  });
+});
+
+describe('decoding matches OpenCV where OpenCV differs from PIL', () => {
+  // cv2.imread's own pixels for the files where it differs from PIL (test/fixtures/decode/*.cv2.rgb),
+  // EXIF rotation aside: imread rotates, seedmask never does.
+  for (const file of ['cmyk_adobe.jpg', 'ycck_adobe.jpg', 'grey16.png']) {
+    it(`${file}: reader 'cv2' gives cv2.imread's pixels; readersDiffer says so`, async () => {
+      const bytes = read(file);
+      const image = await decodeImage(bytes, file, 'cv2');
+      expect(pixelMismatches(image.data, read(file.replace(/\.(jpg|png)$/, '.cv2.rgb')))).toEqual({ pixels: 0, maxDiff: 0 });
+      expect(readersDiffer(bytes)).toBe(true);
+      const pair = await decodeSeedImage(bytes, file);
+      expect(pair.crfImage?.data).toEqual(image.data);
+      expect(pixelMismatches(pair.image.data, read(file.replace(/\.(jpg|png)$/, '.pil.rgb'))).pixels).toBe(0);
+    });
+  }
+
+  it('everywhere else the two readers agree, and no second decode is made', async () => {
+    for (const f of manifest.files.filter((m) => m.cv2_equals_pil)) {
+      const bytes = read(f.file);
+      expect(readersDiffer(bytes), f.file).toBe(false);
+      expect((await decodeSeedImage(bytes, f.file)).crfImage, f.file).toBeUndefined();
+      expect(pixelMismatches((await decodeImage(bytes, f.file, 'cv2')).data, read(f.file.replace(/\.(jpg|png)$/, '.pil.rgb'))).pixels, f.file).toBe(0);
+    }
   });
 });
 

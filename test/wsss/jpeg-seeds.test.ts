@@ -2,11 +2,17 @@
 // decoded pixels of that file (test/fixtures/decode/world_val0.*), so a user's JPEGs get the seeds
 // CLIP-ES would make from them. jpeg-js, a decoder that rounds differently, is run too: its masks
 // are reported, and must differ somewhere, which shows the comparison can fail.
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import jpeg from 'jpeg-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readImage } from '../../src/io/files.js';
+import { decodeSeedImage } from '../../src/io/image.js';
+import { decodeLabelPng } from '../../src/io/labelpng.js';
+import { run as seedsCli } from '../../src/cli/seeds.js';
+import { captureStdio } from '../helpers/stdio.js';
 import type { RgbaImage } from '../../src/io/image.js';
 import { ClipModel } from '../../src/models/clip/model.js';
 import { generateImage, worldLabelSetJson } from '../../src/world/generate.js';
@@ -23,6 +29,7 @@ function fromRgb(rgb: Uint8Array, width: number, height: number): RgbaImage {
 }
 
 describe('seeds of a JPEG photo', () => {
+  const io = captureStdio();
   let model: ClipModel;
   let pipeline: SeedPipeline;
   beforeAll(async () => {
@@ -51,5 +58,25 @@ describe('seeds of a JPEG photo', () => {
     const changed = STAGES.map((s) => [s, fromJs.stages[s]!.reduce((n, v, i) => n + (v !== fromPil.stages[s]![i] ? 1 : 0), 0)] as const);
     console.log(`jpeg-js pixels instead of PIL's change ${changed.map(([s, n]) => `${s} ${n}`).join(', ')} of ${decoded.width * decoded.height} seed pixels`);
     expect(Array.from(fromJs.cams)).not.toEqual(Array.from(fromPil.cams));
+  });
+
+  it('CMYK: CLIP gets PIL’s pixels and the CRF OpenCV’s, as in CLIP-ES; the CLI does the same', async () => {
+    const file = join(DECODE_FIXTURES, 'cmyk_adobe.jpg');
+    const { image, crfImage } = await decodeSeedImage(new Uint8Array(readFileSync(file)), file);
+    expect(crfImage).toBeDefined();
+    const labelSet = parseLabelSet(worldLabelSetJson(), 'world');
+    const options = { labelSet, refiner: 'crf' as const };
+    const expected = await pipeline.run(image, [0, 2], { ...options, crfPixels: crfImage });
+    const out = await mkdtemp(join(tmpdir(), 'seedmask-cmyk-'));
+    try {
+      const labelFile = join(out, 'labelset.json');
+      writeFileSync(labelFile, JSON.stringify(worldLabelSetJson()));
+      const code = await seedsCli(['--weights', join(ROOT, 'weights', 'world-clip'), '--labelset', labelFile, '--labels', 'ball, box', '--no-cams', '--no-overlay', file, '-o', out]);
+      expect(code, io.stderr).toBe(0);
+      expect(Array.from(decodeLabelPng(readFileSync(join(out, 'cmyk_adobe.png'))).data)).toEqual(Array.from(expected.seeds));
+    } finally {
+      await rm(out, { recursive: true, force: true });
+    }
+    await expect(pipeline.run(image, [0], { ...options, crfPixels: { width: 3, height: 2, data: new Uint8Array(24) } })).rejects.toThrow(/^crfPixels: a 3×2 image for a 101×67 one$/);
   });
 });
