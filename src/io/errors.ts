@@ -24,3 +24,9 @@ export class IoError extends Error {
 export function messageOf(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
+
+/** A well-formed image seedmask does not decode (too large, an unsupported layout): not corruption. */
+export class ImageRefusal extends Error {}
+
+/** An image decoder could not be loaded (its WebAssembly missing or not compiling): no image is at fault. */
+export class DecoderUnavailable extends Error {}

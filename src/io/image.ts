@@ -15,7 +15,7 @@
 // (world generation, overlays): jpeg-js and png.ts, pure JS.
 
 import jpeg from 'jpeg-js';
-import { IoError, messageOf } from './errors.js';
+import { DecoderUnavailable, ImageRefusal, IoError, messageOf } from './errors.js';
 import { decodeJpeg, jpegComponents } from './jpeg.js';
 import { decodePng, encodePngRgba, pngHeader } from './png.js';
 
@@ -67,6 +67,7 @@ export async function decodeImage(bytes: Uint8Array, name = '<buffer>', reader: 
     return format === 'jpeg' ? await decodeJpeg(bytes, MAX_MEGAPIXELS * 1e6, reader) : await decodePng(bytes, MAX_MEGAPIXELS * 1e6, reader);
   } catch (err) {
     if (err instanceof IoError) throw err;
+    if (err instanceof ImageRefusal || err instanceof DecoderUnavailable) throw new IoError(name, err.message, { cause: err });
     // The decoders' own messages ("marker was not found") mean nothing to a user; say what it is.
     throw new IoError(name, `corrupt or truncated ${format === 'jpeg' ? 'JPEG' : 'PNG'} (decoder: ${messageOf(err)})`, { cause: err });
   }

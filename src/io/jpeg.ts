@@ -14,8 +14,12 @@
 //     CMYK ("CMYK;I", whatever the Adobe marker says) and converted with PIL's cmyk2rgb;
 //   - libjpeg warnings ("extraneous bytes before marker") do not fail the image, but a file that
 //     ends before its last scan does ("image file is truncated").
-// Each decode runs in a fresh instance of the module (instantiation takes well under a
-// millisecond): an error leaves no half-initialised decoder behind and memory is returned at once.
+// Each decode with the main module runs in a fresh instance of it (instantiation takes well under
+// a millisecond): an error leaves no half-initialised decoder behind and memory is returned at
+// once. The arithmetic-coding decoder is one cached emscripten instance; files too large for the
+// size limit are refused from their header before it sees them.
+
+import { DecoderUnavailable, ImageRefusal } from './errors.js';
 
 /** Thrown by libjpeg's error_exit (its longjmp); carries nothing: TurboJPEG keeps the text inside. */
 class LibjpegError extends Error {}
@@ -84,7 +88,7 @@ async function loadArithmeticDecoder(): Promise<CornerstoneModule> {
     return factory({ wasmBinary, print: () => undefined, printErr: () => undefined });
   })().catch((err: unknown) => {
     arithmeticModule = undefined;
-    throw err;
+    throw new DecoderUnavailable(`the arithmetic-coding JPEG decoder could not be loaded: ${err instanceof Error ? err.message : String(err)}`);
   });
   return arithmeticModule;
 }
@@ -100,7 +104,7 @@ async function decodeArithmetic(bytes: Uint8Array, maxPixels: number): Promise<D
       throw new Error('libjpeg could not decode it (corrupt arithmetic-coded data)');
     }
     const { width, height, componentCount } = decoder.getFrameInfo();
-    if (width * height > maxPixels) throw new Error(`image of ${width}×${height} exceeds ${maxPixels / 1e6} megapixels`);
+    if (width * height > maxPixels) throw new ImageRefusal(`image of ${width}×${height} is too large (more than ${maxPixels / 1e6} megapixels)`);
     const src = decoder.getDecodedBuffer();
     const n = width * height;
     const data = new Uint8Array(4 * n);
@@ -131,7 +135,7 @@ async function compileModule(): Promise<WebAssembly.Module> {
 export function loadJpegDecoder(): Promise<WebAssembly.Module> {
   compiled ??= compileModule().catch((err: unknown) => {
     compiled = undefined;
-    throw err;
+    throw new DecoderUnavailable(`the JPEG decoder could not be loaded: ${err instanceof Error ? err.message : String(err)}`);
   });
   return compiled;
 }
@@ -161,45 +165,56 @@ async function instantiate(): Promise<TurboJpegExports> {
   return instance.exports as unknown as TurboJpegExports;
 }
 
-/** Where the file's first scan starts (after its SOS header), or -1. Markers before it are skipped by their lengths. */
-function firstScanData(bytes: Uint8Array): { scan: number; arithmetic: boolean; precision: number } {
+/** What the markers before the first scan say: where its data starts (-1: no scan), and the frame. */
+interface JpegHeader {
+  scan: number;
+  arithmetic: boolean;
+  precision: number;
+  width: number;
+  height: number;
+  components: number;
+}
+
+/**
+ * Walks the markers up to the first scan by their lengths. Bytes that are not a marker are skipped
+ * up to the next 0xFF, as libjpeg does (with a warning, which PIL ignores).
+ */
+function readHeader(bytes: Uint8Array): JpegHeader {
+  const header: JpegHeader = { scan: -1, arithmetic: false, precision: 8, width: 0, height: 0, components: 0 };
   let p = 2;
-  let arithmetic = false;
-  let precision = 8;
   while (p + 4 <= bytes.length) {
-    if (bytes[p] !== 0xff) return { scan: -1, arithmetic, precision };
+    if (bytes[p] !== 0xff) {
+      p++;
+      continue;
+    }
     const marker = bytes[p + 1]!;
-    if (marker === 0xff) {
-      p++; // fill byte
+    if (marker === 0xff || marker === 0x00) {
+      p++; // fill byte, or a stuffed 0xFF in junk
       continue;
     }
     const length = (bytes[p + 2]! << 8) | bytes[p + 3]!;
     // SOF markers C0..CF except DHT (C4), JPG (C8) and DAC (CC); C9..CB and CD..CF are arithmetic.
-    if (marker >= 0xc0 && marker <= 0xcf && marker !== 0xc4 && marker !== 0xc8 && marker !== 0xcc) {
-      arithmetic = marker >= 0xc9;
-      precision = bytes[p + 4] ?? 8;
+    if (marker >= 0xc0 && marker <= 0xcf && marker !== 0xc4 && marker !== 0xc8 && marker !== 0xcc && p + 10 <= bytes.length) {
+      header.arithmetic = marker >= 0xc9;
+      header.precision = bytes[p + 4]!;
+      header.height = (bytes[p + 5]! << 8) | bytes[p + 6]!;
+      header.width = (bytes[p + 7]! << 8) | bytes[p + 8]!;
+      header.components = bytes[p + 9]!;
     }
-    if (marker === 0xda) return { scan: p + 2 + length, arithmetic, precision };
+    if (marker === 0xda) {
+      header.scan = p + 2 + length;
+      return header;
+    }
     p += 2 + length;
   }
-  return { scan: -1, arithmetic, precision };
+  return header;
 }
 
 /** Number of colour components of the JPEG's frame (1 grey, 3 colour, 4 CMYK/YCCK), or 0 when no frame header is found. */
 export function jpegComponents(bytes: Uint8Array): number {
-  let p = 2;
-  while (p + 4 <= bytes.length && bytes[p] === 0xff) {
-    const marker = bytes[p + 1]!;
-    if (marker === 0xff) {
-      p++;
-      continue;
-    }
-    if (marker >= 0xc0 && marker <= 0xcf && marker !== 0xc4 && marker !== 0xc8 && marker !== 0xcc) return bytes[p + 9] ?? 0;
-    if (marker === 0xda) return 0;
-    p += 2 + ((bytes[p + 2]! << 8) | bytes[p + 3]!);
-  }
-  return 0;
+  return readHeader(bytes).components;
 }
+
 
 /** True when an EOI marker follows the first scan (inside entropy-coded data 0xFF is followed by 0x00 or RSTn only). */
 function hasEndOfImage(bytes: Uint8Array, from: number): boolean {
@@ -220,10 +235,14 @@ function muldiv255(a: number, b: number): number {
  * Throws a plain Error with a short reason; `decodeImage` adds the file name.
  */
 export async function decodeJpeg(bytes: Uint8Array, maxPixels: number, reader: 'pil' | 'cv2' = 'pil'): Promise<DecodedJpeg> {
-  const { scan, arithmetic, precision } = firstScanData(bytes);
-  if (precision !== 8) throw new Error(`${precision}-bit samples are not supported (8-bit JPEG expected)`);
+  const { scan, arithmetic, precision, width, height, components } = readHeader(bytes);
+  if (precision !== 8) throw new ImageRefusal(`${precision}-bit samples are not supported (8-bit JPEG expected)`);
   if (scan < 0 || !hasEndOfImage(bytes, scan)) throw new Error('the file ends before the image data does');
-  if (arithmetic) return decodeArithmetic(bytes, maxPixels);
+  if (width * height > maxPixels) throw new ImageRefusal(`image of ${width}×${height} is too large (more than ${maxPixels / 1e6} megapixels)`);
+  if (arithmetic) {
+    if (components !== 1 && components !== 3) throw new ImageRefusal(`arithmetic-coded JPEGs with ${components} components are not supported (1 or 3 expected)`);
+    return decodeArithmetic(bytes, maxPixels);
+  }
 
   const tj = await instantiate();
   const input = tj.malloc(bytes.length);
@@ -233,10 +252,13 @@ export async function decodeJpeg(bytes: Uint8Array, maxPixels: number, reader: '
   try {
     const handle = tj.tjInitDecompress();
     if (!handle) throw new Error('could not create a decompressor');
-    if (tj.tjDecompressHeader3(handle, input, bytes.length, meta, meta + 4, meta + 8, meta + 12) !== 0) throw new Error('unreadable JPEG header');
+    new Int32Array(tj.memory.buffer, meta, 4).fill(0);
+    // As for the decode below, a return of -1 is a libjpeg warning (junk before a marker): the header
+    // values are written all the same. Errors unwind as LibjpegError.
+    tj.tjDecompressHeader3(handle, input, bytes.length, meta, meta + 4, meta + 8, meta + 12);
     const [width, height, , colorspace] = new Int32Array(tj.memory.buffer, meta, 4);
     if (!(width! > 0 && height! > 0)) throw new Error(`invalid size ${width}×${height}`);
-    if (width! * height! > maxPixels) throw new Error(`image of ${width}×${height} exceeds ${maxPixels / 1e6} megapixels`);
+    if (width! * height! > maxPixels) throw new ImageRefusal(`image of ${width}×${height} is too large (more than ${maxPixels / 1e6} megapixels)`);
     const cmyk = colorspace === TJCS_CMYK || colorspace === TJCS_YCCK;
     const grey = colorspace === TJCS_GRAY;
     const channels = cmyk ? 4 : grey ? 1 : 3;

@@ -8,6 +8,7 @@
 // Ancillary chunks (gAMA, iCCP, …) are ignored, as PIL's conversion ignores them.
 
 import { zlibSync } from 'fflate';
+import { ImageRefusal } from './errors.js';
 
 export interface DecodedPng {
   width: number;
@@ -39,10 +40,30 @@ export function crc32(bytes: Uint8Array): number {
   return (c ^ 0xffffffff) >>> 0;
 }
 
-/** zlib-inflates `data`, expecting at least `size` bytes out. */
-async function inflate(data: Uint8Array): Promise<Uint8Array> {
-  const stream = new Blob([data as Uint8Array<ArrayBuffer>]).stream().pipeThrough(new DecompressionStream('deflate'));
-  return new Uint8Array(await new Response(stream).arrayBuffer());
+/**
+ * zlib-inflates `data` into exactly `size` bytes: reading stops there, so a stream that would
+ * inflate to more (a decompression bomb) costs no more memory than the image needs. Like PIL, data
+ * past the image and a stream cut after the image's last byte (a missing checksum) are accepted.
+ */
+async function inflate(data: Uint8Array, size: number): Promise<Uint8Array> {
+  const reader = new Blob([data as Uint8Array<ArrayBuffer>]).stream().pipeThrough(new DecompressionStream('deflate')).getReader();
+  const out = new Uint8Array(size);
+  let filled = 0;
+  try {
+    while (filled < size) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      const take = Math.min(value.length, size - filled);
+      out.set(value.subarray(0, take), filled);
+      filled += take;
+    }
+  } catch (err) {
+    if (filled < size) throw err;
+  } finally {
+    void reader.cancel().catch(() => undefined);
+  }
+  if (filled < size) throw new Error(`image data holds ${filled} bytes, ${size} expected`);
+  return out;
 }
 
 /** The PNG's bit depth and colour type from its header, or undefined for a header too short to tell. */
@@ -84,7 +105,7 @@ export async function decodePng(bytes: Uint8Array, maxPixels: number, reader: 'p
       interlaced = data[12] === 1;
       if (!DEPTHS[colorType]?.includes(depth)) throw new Error(`invalid colour type ${colorType} with bit depth ${depth}`);
       if (width < 1 || height < 1) throw new Error(`invalid size ${width}×${height}`);
-      if (width * height > maxPixels) throw new Error(`image of ${width}×${height} exceeds ${maxPixels / 1e6} megapixels`);
+      if (width * height > maxPixels) throw new ImageRefusal(`image of ${width}×${height} is too large (more than ${maxPixels / 1e6} megapixels)`);
     } else if (colorType < 0) {
       throw new Error(`${type} chunk before IHDR`);
     } else if (type === 'PLTE') palette = data;
@@ -107,8 +128,7 @@ export async function decodePng(bytes: Uint8Array, maxPixels: number, reader: 'p
     const ph = Math.ceil((height - y0) / dy);
     if (pw > 0 && ph > 0) expected += ph * (1 + Math.ceil((pw * bitsPerPixel) / 8));
   }
-  const raw = await inflate(compressed);
-  if (raw.length < expected) throw new Error(`image data holds ${raw.length} bytes, ${expected} expected`);
+  const raw = await inflate(compressed, expected);
 
   // Samples per pixel, as stored (0..2^depth − 1), then converted once at the end.
   const samples = depth === 16 ? new Uint16Array(width * height * channels) : new Uint8Array(width * height * channels);

@@ -5,6 +5,8 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { IoError } from '../../src/io/errors.js';
 import { decodeImage, decodeSeedImage, readersDiffer } from '../../src/io/image.js';
+import { concatBytes, crc32, PNG_SIGNATURE, pngChunk } from '../../src/io/png.js';
+import { zlibSync } from 'fflate';
 import { DECODE_FIXTURES, type DecodeManifest, pixelMismatches } from './decode-fixtures.js';
 
 const manifest = JSON.parse(readFileSync(join(DECODE_FIXTURES, 'manifest.json'), 'utf8')) as DecodeManifest;
@@ -100,6 +102,27 @@ describe('broken JPEGs get named errors', () => {
     expect(pixelMismatches(again.data, read('baseline_420.pil.rgb')).pixels).toBe(0);
   });
 
+  it('junk bytes between markers are skipped, as libjpeg (and so PIL) skips them', async () => {
+    // A zero byte after the APP0 segment: libjpeg warns "extraneous bytes before marker" and goes on.
+    const app0End = 2 + 2 + ((good[4]! << 8) | good[5]!);
+    const junk = new Uint8Array(good.length + 3);
+    junk.set(good.subarray(0, app0End));
+    junk.set([0x00, 0x12, 0x34], app0End);
+    junk.set(good.subarray(app0End), app0End + 3);
+    expect(pixelMismatches((await decodeImage(junk, 'junk.jpg')).data, read('baseline_420.pil.rgb')).pixels).toBe(0);
+  });
+
+  it('a header claiming a huge image is refused from the header, for both decoders, as too large', async () => {
+    for (const file of ['baseline_420.jpg', 'arithmetic.jpg']) {
+      const big = read(file);
+      const sof = big.findIndex((b, i) => b === 0xff && (big[i + 1] === 0xc0 || big[i + 1] === 0xc9 || big[i + 1] === 0xc2));
+      big.set([0x2e, 0xe0, 0x2e, 0xe0], sof + 5); // 12000×12000
+      const started = performance.now();
+      await expect(decodeImage(big, file)).rejects.toThrow(new RegExp(`^${file.replace('.', '\\.')}: image of 12000×12000 is too large \\(more than 100 megapixels\\)$`));
+      expect(performance.now() - started).toBeLessThan(100);
+    }
+  });
+
   it('a corrupt header names the file', async () => {
     const bad = good.slice();
     // Zero the SOF0 frame's height and width.
@@ -119,9 +142,26 @@ describe('broken PNGs get named errors', () => {
     const badCrc = good.slice();
     badCrc[29] ^= 1; // last byte of IHDR's CRC
     await expect(decodeImage(badCrc, 'crc.png')).rejects.toThrow(/^crc\.png: corrupt or truncated PNG \(decoder: bad CRC in the IHDR chunk\)/);
+    // A header claiming 100000×2000 pixels, with a correct CRC: refused as too large, before inflating.
     const hugeHeader = good.slice();
-    new DataView(hugeHeader.buffer).setUint32(16, 100_000); // width 100000 × height 67, CRC now wrong too
-    await expect(decodeImage(hugeHeader, 'huge.png')).rejects.toBeInstanceOf(IoError);
+    const view = new DataView(hugeHeader.buffer);
+    view.setUint32(16, 100_000);
+    view.setUint32(20, 2000);
+    view.setUint32(29, crc32(hugeHeader.subarray(12, 29)));
+    await expect(decodeImage(hugeHeader, 'huge.png')).rejects.toThrow(/^huge\.png: image of 100000×2000 is too large \(more than 100 megapixels\)$/);
+  });
+
+  it('a 1×1 PNG whose data inflates to 64 MB decodes its one pixel without inflating the rest', async () => {
+    const ihdr = new Uint8Array(13);
+    new DataView(ihdr.buffer).setUint32(0, 1);
+    new DataView(ihdr.buffer).setUint32(4, 1);
+    ihdr.set([8, 6, 0, 0, 0], 8);
+    const bomb = concatBytes([PNG_SIGNATURE, pngChunk('IHDR', ihdr), pngChunk('IDAT', zlibSync(new Uint8Array(64 * 2 ** 20))), pngChunk('IEND', new Uint8Array(0))]);
+    expect(bomb.length).toBeLessThan(100_000);
+    const before = process.memoryUsage().arrayBuffers;
+    const image = await decodeImage(bomb, 'bomb.png');
+    expect([image.width, image.height, ...image.data]).toEqual([1, 1, 0, 0, 0, 0]);
+    expect(process.memoryUsage().arrayBuffers - before).toBeLessThan(16 * 2 ** 20);
   });
 
   it('a file with everything but IEND decodes, as PIL decodes it', async () => {
