@@ -142,6 +142,8 @@ drop.ondrop = (e) => {
 function updateRunButton(): void {
   const ready = document.body.dataset.state === 'ready' || document.body.dataset.state === 'done';
   $<HTMLButtonElement>('run').disabled = !ready || queue.length === 0 || running;
+  // Weights and label set stay fixed during a run.
+  for (const id of ['use-world', 'weights-file', 'weights-folder', 'label-set', 'label-set-file']) $<HTMLInputElement>(id).disabled = running;
 }
 
 $('run').onclick = () => {

@@ -29,14 +29,20 @@ let labelSet: LabelSet = BUILTIN_LABELSETS.voc!;
 let cancel = new AbortController();
 /** The page's folder URL: world-clip/ and clip/ are served beside it. */
 let base = self.location.href;
-/** Output files of the finished images, for the zip: path → bytes. */
+/** Output files of every image finished since the page opened, for the zip: path → bytes. */
 const outputs = new Map<string, Uint8Array>();
 
 const WEIGHT_FILE = /\.(safetensors|pt|pth|bin)$/i;
 const CACHE_DIR = 'seedmask-weights';
 
 async function openGpu(): Promise<Gpu> {
-  if (gpu) return gpu;
+  if (gpu && !gpu.lost) return gpu;
+  if (gpu?.lost) {
+    // A lost device (driver reset, the browser reclaiming the GPU) holds nothing usable: start over.
+    model = undefined;
+    pipeline = undefined;
+    gpu = undefined;
+  }
   if (!('gpu' in navigator) || !navigator.gpu) {
     throw new Error('this browser has no WebGPU. Use a current Chrome or Edge (or Firefox/Safari with WebGPU enabled); on Linux Chrome needs chrome://flags/#enable-unsafe-webgpu');
   }
@@ -193,7 +199,7 @@ async function writeInto(dir: FileSystemDirectoryHandle, path: string, bytes: Ui
   await writable.close();
 }
 
-async function labelsOf(item: RunItem): Promise<number[]> {
+async function labelsOf(item: RunItem, labelSet: LabelSet): Promise<number[]> {
   if (item.mask) {
     const mask = decodeLabelPng(new Uint8Array(await item.mask.arrayBuffer()), item.mask.name);
     const ids = [...new Set(mask.data)].filter((v) => v !== 0 && v !== 255).sort((a, b) => a - b);
@@ -203,8 +209,14 @@ async function labelsOf(item: RunItem): Promise<number[]> {
   return parseLabels(item.labels ?? '', labelSet);
 }
 
+/** Whether a run is in progress: weights and label set stay as they are until it ends. */
+let running = false;
+
 async function run(items: RunItem[], output?: FileSystemDirectoryHandle): Promise<void> {
+  if (gpu?.lost) throw new Error('the GPU device was lost (a driver reset, or the browser took the GPU back): load the weights again');
   if (!pipeline) throw new Error('load weights first');
+  const runPipeline = pipeline;
+  const runLabelSet = labelSet;
   cancel = new AbortController();
   const signal = cancel.signal;
   const start = performance.now();
@@ -222,18 +234,18 @@ async function run(items: RunItem[], output?: FileSystemDirectoryHandle): Promis
     try {
       const t0 = performance.now();
       const { image, crfImage } = await decodeSeedImage(new Uint8Array(await item.file.arrayBuffer()), item.name);
-      const labels = await labelsOf(item);
+      const labels = await labelsOf(item, runLabelSet);
       if (labels.length === 0) {
         skipped++;
         post({ type: 'image-skipped', id: item.id, name: item.name, reason: 'no labels' });
         continue;
       }
       const decodeMs = performance.now() - t0;
-      const result = await pipeline.run(image, labels, { labelSet, stages: ['cam', 'caa', 'crf'], signal, ...(crfImage ? { crfPixels: crfImage } : {}) });
+      const result = await runPipeline.run(image, labels, { labelSet: runLabelSet, stages: ['cam', 'caa', 'crf'], signal, ...(crfImage ? { crfPixels: crfImage } : {}) });
       // A cancel that arrived after the last step still abandons the image: nothing of it is kept or written.
       if (signal.aborted) break;
       const t1 = performance.now();
-      const files = seedFiles(name, image, result, labelSet);
+      const files = seedFiles(name, image, result, runLabelSet);
       for (const f of files) outputs.set(f.path, f.bytes);
       if (output) for (const f of files) await writeInto(output, f.path, f.bytes);
       done++;
@@ -247,7 +259,7 @@ async function run(items: RunItem[], output?: FileSystemDirectoryHandle): Promis
             height: result.height,
             rgba: image.data,
             stages: result.stages,
-            probabilities: result.labels.map((c, k) => [labelSet.classes[c]!.name, result.probs[k]!]),
+            probabilities: result.labels.map((c, k) => [runLabelSet.classes[c]!.name, result.probs[k]!]),
             timings: { decode: decodeMs, ...result.timings, files: performance.now() - t1 },
           },
         },
@@ -281,14 +293,19 @@ self.onmessage = (event: MessageEvent<ToWorker>) => {
         .catch(fail('weights'));
       break;
     case 'load-weights':
-      void loadWeights(m.source).catch(fail('weights'));
+      if (running) fail('weights')(new Error('a run is in progress: cancel it or let it finish first'));
+      else void loadWeights(m.source).catch(fail('weights'));
       break;
     case 'label-set':
-      void setLabelSet(m.name, m.file).catch(fail('label-set'));
+      if (running) fail('label-set')(new Error('a run is in progress: the label set changes after it'));
+      else void setLabelSet(m.name, m.file).catch(fail('label-set'));
       break;
     case 'run':
-      outputs.clear();
-      void run(m.items, m.output).catch(fail('run'));
+      if (running) break;
+      running = true;
+      void run(m.items, m.output)
+        .catch(fail('run'))
+        .finally(() => (running = false));
       break;
     case 'cancel':
       cancel.abort();

@@ -8,7 +8,7 @@
 // The browser entry (src/browser.ts) registers both. `--assets-only` stops after generating them
 // (the harness build uses that).
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -54,6 +54,12 @@ function write(file, text) {
 if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
   const shaders = generateAssets();
   if (!process.argv.includes('--assets-only')) {
+    // A clean dist/ (the harness and app builds, which live beside it, are kept): no module removed
+    // from src/ survives into the package.
+    const dist = path.join(root, 'dist');
+    for (const entry of existsSync(dist) ? readdirSync(dist) : []) {
+      if (!['harness', 'app'].includes(entry)) rmSync(path.join(dist, entry), { recursive: true, force: true });
+    }
     execFileSync(process.execPath, [createRequire(import.meta.url).resolve('typescript/bin/tsc'), '-p', path.join(root, 'tsconfig.build.json')], { stdio: 'inherit' });
     console.log(`build: dist/ (${shaders} shaders bundled for browsers)`);
   }

@@ -164,17 +164,20 @@ export class Gpu {
     this.submit(encoder);
     await this.sync();
     try {
-      await staging.mapAsync(1 /* GPUMapMode.READ */);
-    } catch (err) {
-      // A device lost while the copy was pending rejects the map; say so once `lost` has settled.
-      await new Promise((resolve) => setTimeout(resolve, 0));
-      this.assertAlive('read');
-      throw err;
+      try {
+        await staging.mapAsync(1 /* GPUMapMode.READ */);
+      } catch (err) {
+        // A device lost while the copy was pending rejects the map; say so once `lost` has settled.
+        await new Promise((resolve) => setTimeout(resolve, 0));
+        this.assertAlive('read');
+        throw err;
+      }
+      const copy = staging.getMappedRange().slice(0, bytes);
+      staging.unmap();
+      return fromBytes(copy, t.dtype);
+    } finally {
+      staging.destroy();
     }
-    const copy = staging.getMappedRange().slice(0, bytes);
-    staging.unmap();
-    staging.destroy();
-    return fromBytes(copy, t.dtype);
   }
 
   /** {@link read} for an f32 tensor; throws GpuError for any other dtype. */

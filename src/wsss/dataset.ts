@@ -91,6 +91,16 @@ export interface DatasetSummary {
   scores: Partial<Record<Stage | 'seeds', Scores>>;
 }
 
+/**
+ * Whether the runner's device is lost. An error can reach us before the device's `lost` promise has
+ * settled (it settles asynchronously), so a failure is given a moment to show itself as a loss.
+ */
+async function deviceLost(runner: SeedRunner): Promise<boolean> {
+  if (!runner.gpu) return false;
+  for (let i = 0; i < 10 && !runner.gpu.lost; i++) await new Promise((resolve) => setTimeout(resolve, 10));
+  return runner.gpu.lost;
+}
+
 async function exists(path: string): Promise<boolean> {
   return access(path).then(() => true, () => false);
 }
@@ -183,10 +193,15 @@ export async function runDataset(runner: SeedRunner, o: DatasetOptions): Promise
           try {
             result = await current.run(image, labels, options);
           } catch (err) {
-            if (!o.recover || !current.gpu?.lost || o.signal?.aborted) throw err;
+            if (!o.recover || o.signal?.aborted || !(await deviceLost(current))) throw err;
             // The device was lost (under this image or before it): a new one, and this image once more.
+            // A recover that fails ends the run: every later image would fail the same way.
             summary.deviceLosses++;
-            current = await o.recover();
+            try {
+              current = await o.recover();
+            } catch (recoverErr) {
+              throw new Error(`the GPU device was lost and a new one could not be opened: ${messageOf(recoverErr)}`, { cause: recoverErr });
+            }
             result = await current.run(image, labels, options);
           }
           o.signal?.throwIfAborted();

@@ -3,14 +3,17 @@
 // CLIP-ES would make from them. jpeg-js, a decoder that rounds differently, is run too: its masks
 // are reported, and must differ somewhere, which shows the comparison can fail.
 import { readFileSync, writeFileSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import jpeg from 'jpeg-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readImage } from '../../src/io/files.js';
 import { decodeSeedImage } from '../../src/io/image.js';
-import { decodeLabelPng } from '../../src/io/labelpng.js';
+import { decodeLabelPng, encodeLabelPng } from '../../src/io/labelpng.js';
+import { vocLayout } from '../../src/io/voc.js';
+import { runDataset } from '../../src/wsss/dataset.js';
+import type { SeedOptions } from '../../src/wsss/seeds.js';
 import { run as seedsCli } from '../../src/cli/seeds.js';
 import { captureStdio } from '../helpers/stdio.js';
 import type { RgbaImage } from '../../src/io/image.js';
@@ -78,5 +81,31 @@ describe('seeds of a JPEG photo', () => {
       await rm(out, { recursive: true, force: true });
     }
     await expect(pipeline.run(image, [0], { ...options, crfPixels: { width: 3, height: 2, data: new Uint8Array(24) } })).rejects.toThrow(/^crfPixels: a 3×2 image for a 101×67 one$/);
+
+    // Dataset runs hand the second reading to the pipeline (a runner that records what it gets).
+    const root = await mkdtemp(join(tmpdir(), 'seedmask-cmyk-dataset-'));
+    try {
+      const layout = vocLayout(root);
+      await mkdir(join(root, 'JPEGImages'), { recursive: true });
+      await mkdir(join(root, 'SegmentationClass'), { recursive: true });
+      await mkdir(join(root, 'ImageSets', 'Segmentation'), { recursive: true });
+      writeFileSync(layout.imagePath('cmyk'), readFileSync(file));
+      writeFileSync(layout.imagePath('plain'), readFileSync(join(DECODE_FIXTURES, 'baseline_420.jpg')));
+      const mask = { width: 101, height: 67, data: new Uint8Array(101 * 67).fill(1) };
+      for (const id of ['cmyk', 'plain']) writeFileSync(layout.maskPath(id), encodeLabelPng(mask));
+      writeFileSync(layout.splitPath('val'), 'cmyk\nplain\n');
+      const seen: boolean[] = [];
+      const recording = {
+        run: (img: RgbaImage, l: readonly number[], o: SeedOptions) => {
+          seen.push(o.crfPixels !== undefined);
+          return pipeline.run(img, l, o);
+        },
+      };
+      const summary = await runDataset(recording, { root, out: join(root, 'out'), labelSet, split: 'val', seedOptions: { labelSet, refiner: 'none' } });
+      expect(summary.processed).toBe(2);
+      expect(seen).toEqual([true, false]);
+    } finally {
+      await rm(root, { recursive: true, force: true });
+    }
   });
 });
