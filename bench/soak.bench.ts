@@ -13,9 +13,8 @@ import path from 'node:path';
 import { runHarnessPage } from '../harness/lib/browser.js';
 import { buildHarness } from '../harness/lib/build.js';
 import { Gpu } from '../src/gpu/context.js';
-import { decodeImage, encodeJpeg } from '../src/io/image.js';
 import { ClipModel } from '../src/models/clip/model.js';
-import { generateImage, JPEG_QUALITY } from '../src/world/generate.js';
+import { worldPhoto } from '../src/world/photo.js';
 import { worldLabelSetJson } from '../src/world/labelset.js';
 import { parseLabelSet } from '../src/wsss/labelset.js';
 import { SeedPipeline } from '../src/wsss/seeds.js';
@@ -63,9 +62,8 @@ async function soakNode(count: number, every: number): Promise<{ adapter: string
   let windowStart = performance.now();
   for (let i = 0; i < count; i++) {
     // Seed 2 (the world CLIP's training world) gives an endless supply of distinct images and sizes.
-    const { record, image: rendered } = generateImage(2, i, 'train');
-    const image = await decodeImage(encodeJpeg({ width: rendered.width, height: rendered.height, data: rendered.rgba }, JPEG_QUALITY), record.id);
-    await pipeline.run(image, record.classIds.map((c) => c - 1), { labelSet, refiner: 'crf' });
+    const { image, labels } = await worldPhoto(2, i, 'train');
+    await pipeline.run(image, labels, { labelSet, refiner: 'crf' });
     if ((i + 1) % every === 0 || i + 1 === count) {
       const now = performance.now();
       const done = i + 1;

@@ -3,20 +3,15 @@
 // as the world generator encodes them (JPEG, quality 90) and decoded again, so the pipeline sees the
 // pixels Node reads from the files. Per stage it returns the confusion-matrix counts; with
 // `?examples=K` also the report panels of the first K images. Results go to window.__seedmask.
-import { ClipModel, ClipTokenizer, ConfusionMatrix, decodeImage, encodeJpeg, Gpu, parseLabelSet, SeedPipeline, STAGES } from '../src/browser.js';
+import { ConfusionMatrix, Gpu, parseLabelSet, SeedPipeline, STAGES } from '../src/browser.js';
 import { reportExample } from '../src/eval/world-example.js';
-import { generateImage, JPEG_QUALITY } from '../src/world/generate.js';
 import { worldLabelSetJson } from '../src/world/labelset.js';
 import { maskClassNames } from '../src/wsss/labelset.js';
 import { publish } from './lib/publish.js';
+import { loadWorldClip } from './lib/world-clip.js';
+import { worldPhoto } from '../src/world/photo.js';
 
 const log = document.getElementById('log')!;
-
-async function bytes(path: string): Promise<Uint8Array> {
-  const response = await fetch(path);
-  if (!response.ok) throw new Error(`${path}: HTTP ${response.status}`);
-  return new Uint8Array(await response.arrayBuffer());
-}
 
 async function main() {
   const params = new URLSearchParams(location.search);
@@ -25,9 +20,7 @@ async function main() {
   const count = Number(params.get('images') ?? 60);
   const exampleCount = Number(params.get('examples') ?? 0);
   const gpu = await Gpu.open();
-  const tokenizer = ClipTokenizer.fromHuggingFace(await bytes('/world-clip/vocab.json'), await bytes('/world-clip/merges.txt'));
-  const config = JSON.parse(new TextDecoder().decode(await bytes('/world-clip/config.json'))) as Record<string, unknown>;
-  const model = await ClipModel.load(gpu, new Blob([(await bytes('/world-clip/model.safetensors')) as Uint8Array<ArrayBuffer>]), { config, tokenizer });
+  const model = await loadWorldClip(gpu);
   const pipeline = new SeedPipeline(model);
   const labelSet = parseLabelSet(worldLabelSetJson(), 'world');
   const classNames = maskClassNames(labelSet);
@@ -36,19 +29,19 @@ async function main() {
   const examples = [];
   const started = performance.now();
   for (let i = 0; i < count; i++) {
-    const { record, image: rendered } = generateImage(seed, first + i, 'val');
-    const image = await decodeImage(encodeJpeg({ width: rendered.width, height: rendered.height, data: rendered.rgba }, JPEG_QUALITY), record.id);
-    const labels = [...new Set(rendered.mask)].filter((v) => v !== 0 && v !== 255).sort((a, b) => a - b).map((v) => v - 1);
+    const { id, image, mask } = await worldPhoto(seed, first + i, 'val');
+    // Labels from the mask, ascending, as dataset runs take them.
+    const labels = [...new Set(mask)].filter((v) => v !== 0 && v !== 255).sort((a, b) => a - b).map((v) => v - 1);
     const result = await pipeline.run(image, labels, { labelSet, refiner: 'crf', stages: [...STAGES] });
     for (const [stage, map] of [...Object.entries(result.stages), ['seeds', result.seeds] as const]) {
       if (!matrices.has(stage)) matrices.set(stage, new ConfusionMatrix(classNames.length));
-      matrices.get(stage)!.add(rendered.mask, map as Uint8Array, `${record.id} ${stage}`);
+      matrices.get(stage)!.add(mask, map as Uint8Array, `${id} ${stage}`);
     }
     for (const [k, v] of Object.entries(result.timings)) totals.set(k, (totals.get(k) ?? 0) + v);
     if (i < exampleCount) {
-      const gt = { width: image.width, height: image.height, data: rendered.mask };
+      const gt = { width: image.width, height: image.height, data: mask };
       const maps = STAGES.filter((s) => result.stages[s]).map((s) => [s, { width: image.width, height: image.height, data: result.stages[s]! }] as [string, typeof gt]);
-      const example = reportExample(record.id, image, gt, maps, classNames);
+      const example = reportExample(id, image, gt, maps, classNames);
       examples.push({ ...example, panels: example.panels.map((p) => ({ title: p.title, png: Array.from(p.png) })) });
     }
     log.textContent = `${i + 1}/${count} images`;

@@ -1,36 +1,28 @@
 // Soak page: bench/soak.bench.ts's loop in the browser (`?images=N&every=K`): the world CLIP
 // (served at /world-clip/) on N seed-2 world images, recording every K images the GPU buffer pool,
 // the JS heap (performance.memory, Chromium) and the mean time per image of the window.
-import { ClipModel, ClipTokenizer, decodeImage, encodeJpeg, Gpu, parseLabelSet, SeedPipeline } from '../src/browser.js';
-import { generateImage, JPEG_QUALITY } from '../src/world/generate.js';
+import { Gpu, parseLabelSet, SeedPipeline } from '../src/browser.js';
 import { worldLabelSetJson } from '../src/world/labelset.js';
 import { publish } from './lib/publish.js';
+import { loadWorldClip } from './lib/world-clip.js';
+import { worldPhoto } from '../src/world/photo.js';
 
 const log = document.getElementById('log')!;
-
-async function bytes(path: string): Promise<Uint8Array> {
-  const response = await fetch(path);
-  if (!response.ok) throw new Error(`${path}: HTTP ${response.status}`);
-  return new Uint8Array(await response.arrayBuffer());
-}
 
 async function main() {
   const params = new URLSearchParams(location.search);
   const count = Number(params.get('images') ?? 1000);
   const every = Number(params.get('every') ?? 50);
   const gpu = await Gpu.open();
-  const tokenizer = ClipTokenizer.fromHuggingFace(await bytes('/world-clip/vocab.json'), await bytes('/world-clip/merges.txt'));
-  const config = JSON.parse(new TextDecoder().decode(await bytes('/world-clip/config.json'))) as Record<string, unknown>;
-  const model = await ClipModel.load(gpu, new Blob([(await bytes('/world-clip/model.safetensors')) as Uint8Array<ArrayBuffer>]), { config, tokenizer });
+  const model = await loadWorldClip(gpu);
   const pipeline = new SeedPipeline(model);
   const labelSet = parseLabelSet(worldLabelSetJson(), 'world');
   const memory = () => (performance as unknown as { memory?: { usedJSHeapSize: number } }).memory?.usedJSHeapSize ?? NaN;
   const samples: { images: number; poolLiveBuffers: number; poolLiveBytes: number; poolFreeBuffers: number; poolFreeBytes: number; heapUsedBytes: number; msPerImage: number }[] = [];
   let windowStart = performance.now();
   for (let i = 0; i < count; i++) {
-    const { record, image: rendered } = generateImage(2, i, 'train');
-    const image = await decodeImage(encodeJpeg({ width: rendered.width, height: rendered.height, data: rendered.rgba }, JPEG_QUALITY), record.id);
-    await pipeline.run(image, record.classIds.map((c) => c - 1), { labelSet, refiner: 'crf' });
+    const { image, labels } = await worldPhoto(2, i, 'train');
+    await pipeline.run(image, labels, { labelSet, refiner: 'crf' });
     if ((i + 1) % every === 0 || i + 1 === count) {
       const now = performance.now();
       const previous = samples.at(-1)?.images ?? 0;

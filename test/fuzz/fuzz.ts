@@ -16,6 +16,7 @@ import { WeightFileError } from '../../src/weights/errors.js';
 import { loadClip, loadWeights } from '../../src/weights/index.js';
 import { worldLabelSetJson } from '../../src/world/labelset.js';
 import { LabelSetError, parseLabelSet } from '../../src/wsss/labelset.js';
+import { rng } from '../helpers/rng.js';
 
 const ROOT = join(import.meta.dirname, '..', '..');
 const FIXTURES = join(ROOT, 'test', 'fixtures');
@@ -53,18 +54,6 @@ export interface FuzzReport {
   slowestMs: number;
   peakRssBytes: number;
   seconds: number;
-}
-
-/** mulberry32: a small seeded generator, so that a run replays from its seed. */
-function generator(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32;
-  };
 }
 
 interface Target {
@@ -222,7 +211,7 @@ export async function fuzz(options: FuzzOptions): Promise<FuzzReport> {
   const started = performance.now();
   for (let index = 0; index < options.inputs; index++) {
     // Each input has its own generator, so input i replays alone from (seed, i).
-    const random = generator(options.seed * 1_000_003 + index);
+    const random = rng(options.seed * 1_000_003 + index);
     let target: Target;
     let mutation: string;
     let bytes: Uint8Array;
