@@ -135,7 +135,8 @@ export async function runHarnessPage<T>(root: string, page = '', timeoutMs = 120
   const flags = chromiumFlags();
   let browser: Browser | undefined;
   try {
-    browser = await puppeteer.launch({ executablePath: CHROMIUM(), args: flags, headless: true });
+    // protocolTimeout 0: a page may work for many minutes (a soak, a ViT-B/16 forward on SwiftShader).
+    browser = await puppeteer.launch({ executablePath: CHROMIUM(), args: flags, headless: true, protocolTimeout: 0 });
     const tab = await browser.newPage();
     await tab.goto(url + page);
     await tab.waitForFunction('window.__seedmask !== undefined', { timeout: timeoutMs });
