@@ -14,6 +14,7 @@ import {
   type ByteSource,
   type LabelSet,
 } from '../src/browser.js';
+import { BlobSource } from '../src/weights/source.js';
 import { worldLabelSetJson } from '../src/world/labelset.js';
 import { seedFiles } from '../src/wsss/seed-files.js';
 import type { FromWorker, RunItem, ToWorker, WeightSource } from './protocol.js';
@@ -56,22 +57,21 @@ async function openGpu(): Promise<Gpu> {
 
 /** A Blob as a ByteSource that reports how much of it has been read (the progress bar while loading). */
 function countingSource(blob: Blob, name: string): ByteSource {
+  const source = new BlobSource(blob, name);
   let read = 0;
   let last = 0;
   return {
     name,
-    size: blob.size,
+    size: source.size,
     async readInto(offset, target) {
-      const buf = await blob.slice(offset, offset + target.byteLength).arrayBuffer();
-      if (buf.byteLength !== target.byteLength) throw new Error(`${name}: short read at offset ${offset}`);
-      target.set(new Uint8Array(buf));
-      read += buf.byteLength;
+      await source.readInto(offset, target);
+      read += target.byteLength;
       if (read - last > blob.size / 100 || read === blob.size) {
         last = read;
         post({ type: 'progress', phase: `reading ${name}`, done: read, total: blob.size });
       }
     },
-    async close() {},
+    close: () => source.close(),
   };
 }
 

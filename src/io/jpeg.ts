@@ -20,16 +20,10 @@
 // size limit are refused from their header before it sees them.
 
 import { DecoderUnavailable, ImageRefusal } from './errors.js';
+import type { RgbaImage } from './image.js';
 
 /** Thrown by libjpeg's error_exit (its longjmp); carries nothing: TurboJPEG keeps the text inside. */
 class LibjpegError extends Error {}
-
-export interface DecodedJpeg {
-  width: number;
-  height: number;
-  /** RGBA8, alpha 255. */
-  data: Uint8Array;
-}
 
 interface TurboJpegExports {
   memory: WebAssembly.Memory;
@@ -93,7 +87,7 @@ async function loadArithmeticDecoder(): Promise<CornerstoneModule> {
   return arithmeticModule;
 }
 
-async function decodeArithmetic(bytes: Uint8Array, maxPixels: number): Promise<DecodedJpeg> {
+async function decodeArithmetic(bytes: Uint8Array, maxPixels: number): Promise<RgbaImage> {
   const codec = await loadArithmeticDecoder();
   const decoder = new codec.JPEGDecoder();
   try {
@@ -234,7 +228,7 @@ function muldiv255(a: number, b: number): number {
  * which imread applies, is not applied by either).
  * Throws a plain Error with a short reason; `decodeImage` adds the file name.
  */
-export async function decodeJpeg(bytes: Uint8Array, maxPixels: number, reader: 'pil' | 'cv2' = 'pil'): Promise<DecodedJpeg> {
+export async function decodeJpeg(bytes: Uint8Array, maxPixels: number, reader: 'pil' | 'cv2' = 'pil'): Promise<RgbaImage> {
   const { scan, arithmetic, precision, width, height, components } = readHeader(bytes);
   if (precision !== 8) throw new ImageRefusal(`${precision}-bit samples are not supported (8-bit JPEG expected)`);
   if (scan < 0 || !hasEndOfImage(bytes, scan)) throw new Error('the file ends before the image data does');

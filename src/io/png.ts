@@ -9,13 +9,7 @@
 
 import { zlibSync } from 'fflate';
 import { ImageRefusal } from './errors.js';
-
-export interface DecodedPng {
-  width: number;
-  height: number;
-  /** RGBA8. */
-  data: Uint8Array;
-}
+import type { RgbaImage } from './image.js';
 
 export const PNG_SIGNATURE = Uint8Array.of(0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a);
 const CHANNELS: Record<number, number> = { 0: 1, 2: 3, 3: 1, 4: 2, 6: 4 };
@@ -72,7 +66,7 @@ export function pngHeader(bytes: Uint8Array): { depth: number; colorType: number
 }
 
 /** Decodes PNG bytes; throws a plain Error with a short reason (decodeImage adds the file name). With reader 'cv2', the pixels of `cv2.imread(f)`. */
-export async function decodePng(bytes: Uint8Array, maxPixels: number, reader: 'pil' | 'cv2' = 'pil'): Promise<DecodedPng> {
+export async function decodePng(bytes: Uint8Array, maxPixels: number, reader: 'pil' | 'cv2' = 'pil'): Promise<RgbaImage> {
   if (PNG_SIGNATURE.some((b, i) => bytes[i] !== b)) throw new Error('missing PNG signature');
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   let width = 0;
