@@ -255,12 +255,17 @@ worker.onmessage = (event: MessageEvent<FromWorker>) => {
     case 'no-cache':
       setState('no-weights');
       break;
+    case 'device-restored':
+      $<HTMLProgressElement>('weights-progress').hidden = true;
+      $('weights-status').textContent += ` · the GPU device was lost and the weights were loaded again on a new one (${(m.ms / 1000).toFixed(1)} s)`;
+      break;
     case 'weights-ready':
       $<HTMLProgressElement>('weights-progress').hidden = true;
       $('weights-status').textContent = `${m.name} (${(m.bytes / 2 ** 20).toFixed(1)} MiB) ready in ${(m.ms / 1000).toFixed(1)} s${m.from === 'cache' ? ', from this browser’s cache' : ''}`;
       $('weights-status').dataset.ms = String(m.ms);
       $('weights-status').dataset.from = m.from;
-      setState('ready');
+      // The same weights loaded again on a new device during a run: the run goes on.
+      if (!running) setState('ready');
       updateRunButton();
       break;
     case 'weights-cached':
@@ -299,7 +304,7 @@ worker.onmessage = (event: MessageEvent<FromWorker>) => {
       running = false;
       $<HTMLButtonElement>('cancel').disabled = true;
       $<HTMLButtonElement>('download').disabled = results.size === 0;
-      $('run-status').textContent = `${m.done} done, ${m.skipped} skipped, ${m.failed} failed${m.cancelled ? ', cancelled' : ''} in ${(m.ms / 1000).toFixed(1)} s`;
+      $('run-status').textContent = `${m.done} done, ${m.skipped} skipped, ${m.failed} failed${m.cancelled ? ', cancelled' : ''}${m.deviceLosses ? `, ${m.deviceLosses} GPU device loss${m.deviceLosses > 1 ? 'es' : ''} recovered` : ''} in ${(m.ms / 1000).toFixed(1)} s`;
       setState('done');
       updateRunButton();
       break;

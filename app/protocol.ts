@@ -48,6 +48,8 @@ export type FromWorker =
   | { type: 'image-done'; result: ImageResult }
   | { type: 'image-skipped'; id: number; name: string; reason: string }
   | { type: 'image-failed'; id: number; name: string; message: string }
-  | { type: 'run-done'; done: number; skipped: number; failed: number; cancelled: boolean; ms: number }
+  /** The GPU device was lost and the weights were loaded again on a new one (ms: how long that took). */
+  | { type: 'device-restored'; ms: number }
+  | { type: 'run-done'; done: number; skipped: number; failed: number; deviceLosses: number; cancelled: boolean; ms: number }
   | { type: 'zip'; blob: Blob; files: number }
   | { type: 'error'; scope: 'weights' | 'label-set' | 'run' | 'gpu'; message: string };

@@ -110,6 +110,9 @@ async function bundledVocabulary(): Promise<File> {
   return new File([await response.blob()], 'bpe_simple_vocab_16e6.txt.gz');
 }
 
+/** The weights last loaded, kept to load them again on a new device after the GPU device is lost. */
+let loaded: { files: WeightFiles; from: 'world' | 'files' | 'cache' } | undefined;
+
 async function loadModel(files: WeightFiles, from: 'world' | 'files' | 'cache'): Promise<void> {
   const start = performance.now();
   const g = await openGpu();
@@ -121,10 +124,35 @@ async function loadModel(files: WeightFiles, from: 'world' | 'files' | 'cache'):
   const next = await ClipModel.load(g, countingSource(files.weights, files.weights.name), { tokenizer, ...(config ? { config } : {}) });
   post({ type: 'progress', phase: 'encoding the label set' });
   const nextPipeline = new SeedPipeline(next);
-  await model?.destroy();
+  // A model on a lost device cannot be destroyed any more than it can compute: it is dropped.
+  if (model && !model.gpu.lost) await model.destroy();
   model = next;
   pipeline = nextPipeline;
+  loaded = { files, from };
   post({ type: 'weights-ready', name: files.weights.name, from, ms: performance.now() - start, bytes: files.weights.size });
+}
+
+/**
+ * Whether the GPU device is lost. The error that reports a loss can arrive a little before the
+ * device's `lost` promise settles, so a failed image waits briefly for it.
+ */
+async function deviceLost(): Promise<boolean> {
+  for (let i = 0; i < 10 && gpu && !gpu.lost; i++) await new Promise((resolve) => setTimeout(resolve, 10));
+  return gpu?.lost ?? false;
+}
+
+/** A new device and the same weights on it, after the old device was lost; the pipeline to go on with. */
+async function recoverDevice(): Promise<SeedPipeline> {
+  if (!loaded) throw new Error('the GPU device was lost and no weights were loaded: load weights again');
+  const start = performance.now();
+  post({ type: 'progress', phase: 'the GPU device was lost: opening a new one and loading the weights again' });
+  try {
+    await loadModel(loaded.files, loaded.from);
+  } catch (err) {
+    throw new Error(`the GPU device was lost and a new one could not be set up: ${messageOf(err)}`, { cause: err });
+  }
+  post({ type: 'device-restored', ms: performance.now() - start });
+  return pipeline!;
 }
 
 /** The picked weights go to the origin-private file system, so that a reload does not ask again. */
@@ -213,9 +241,7 @@ async function labelsOf(item: RunItem, labelSet: LabelSet): Promise<number[]> {
 let running = false;
 
 async function run(items: RunItem[], output?: FileSystemDirectoryHandle): Promise<void> {
-  if (gpu?.lost) throw new Error('the GPU device was lost (a driver reset, or the browser took the GPU back): load the weights again');
   if (!pipeline) throw new Error('load weights first');
-  const runPipeline = pipeline;
   const runLabelSet = labelSet;
   cancel = new AbortController();
   const signal = cancel.signal;
@@ -223,6 +249,13 @@ async function run(items: RunItem[], output?: FileSystemDirectoryHandle): Promis
   let done = 0;
   let skipped = 0;
   let failed = 0;
+  let deviceLosses = 0;
+  // A device lost since the last run (a driver reset, the browser taking the GPU back) is replaced first.
+  if (gpu?.lost) {
+    deviceLosses++;
+    await recoverDevice();
+  }
+  let runPipeline = pipeline;
   for (const item of items) {
     if (signal.aborted) break;
     const name = item.name.replace(/\.[^.]*$/, '');
@@ -231,47 +264,58 @@ async function run(items: RunItem[], output?: FileSystemDirectoryHandle): Promis
       post({ type: 'image-skipped', id: item.id, name: item.name, reason: `${name}.png is already in the output folder` });
       continue;
     }
-    try {
-      const t0 = performance.now();
-      const { image, crfImage } = await decodeSeedImage(new Uint8Array(await item.file.arrayBuffer()), item.name);
-      const labels = await labelsOf(item, runLabelSet);
-      if (labels.length === 0) {
-        skipped++;
-        post({ type: 'image-skipped', id: item.id, name: item.name, reason: 'no labels' });
-        continue;
-      }
-      const decodeMs = performance.now() - t0;
-      const result = await runPipeline.run(image, labels, { labelSet: runLabelSet, stages: ['cam', 'caa', 'crf'], signal, ...(crfImage ? { crfPixels: crfImage } : {}) });
-      // A cancel that arrived after the last step still abandons the image: nothing of it is kept or written.
-      if (signal.aborted) break;
-      const t1 = performance.now();
-      const files = seedFiles(name, image, result, runLabelSet);
-      for (const f of files) outputs.set(f.path, f.bytes);
-      if (output) for (const f of files) await writeInto(output, f.path, f.bytes);
-      done++;
-      post(
-        {
-          type: 'image-done',
-          result: {
-            id: item.id,
-            name: item.name,
-            width: result.width,
-            height: result.height,
-            rgba: image.data,
-            stages: result.stages,
-            probabilities: result.labels.map((c, k) => [runLabelSet.classes[c]!.name, result.probs[k]!]),
-            timings: { decode: decodeMs, ...result.timings, files: performance.now() - t1 },
+    // An image under which the device is lost is tried once more on a new device.
+    for (let attempt = 0; ; attempt++) {
+      try {
+        const t0 = performance.now();
+        const { image, crfImage } = await decodeSeedImage(new Uint8Array(await item.file.arrayBuffer()), item.name);
+        const labels = await labelsOf(item, runLabelSet);
+        if (labels.length === 0) {
+          skipped++;
+          post({ type: 'image-skipped', id: item.id, name: item.name, reason: 'no labels' });
+          break;
+        }
+        const decodeMs = performance.now() - t0;
+        const result = await runPipeline.run(image, labels, { labelSet: runLabelSet, stages: ['cam', 'caa', 'crf'], signal, ...(crfImage ? { crfPixels: crfImage } : {}) });
+        // A cancel that arrived after the last step still abandons the image: nothing of it is kept or written.
+        if (signal.aborted) break;
+        const t1 = performance.now();
+        const files = seedFiles(name, image, result, runLabelSet);
+        for (const f of files) outputs.set(f.path, f.bytes);
+        if (output) for (const f of files) await writeInto(output, f.path, f.bytes);
+        done++;
+        post(
+          {
+            type: 'image-done',
+            result: {
+              id: item.id,
+              name: item.name,
+              width: result.width,
+              height: result.height,
+              rgba: image.data,
+              stages: result.stages,
+              probabilities: result.labels.map((c, k) => [runLabelSet.classes[c]!.name, result.probs[k]!]),
+              timings: { decode: decodeMs, ...result.timings, files: performance.now() - t1 },
+            },
           },
-        },
-        [image.data.buffer],
-      );
-    } catch (err) {
-      if (signal.aborted) break;
-      failed++;
-      post({ type: 'image-failed', id: item.id, name: item.name, message: messageOf(err) });
+          [image.data.buffer],
+        );
+        break;
+      } catch (err) {
+        if (signal.aborted) break;
+        if (attempt === 0 && (await deviceLost())) {
+          deviceLosses++;
+          // A device that cannot be replaced ends the run: every later image would fail the same way.
+          runPipeline = await recoverDevice();
+          continue;
+        }
+        failed++;
+        post({ type: 'image-failed', id: item.id, name: item.name, message: messageOf(err) });
+        break;
+      }
     }
   }
-  post({ type: 'run-done', done, skipped, failed, cancelled: signal.aborted, ms: performance.now() - start });
+  post({ type: 'run-done', done, skipped, failed, deviceLosses, cancelled: signal.aborted, ms: performance.now() - start });
 }
 
 function zip(): void {

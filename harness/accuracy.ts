@@ -2,8 +2,8 @@
 // /world-clip/; the world's val images are generated here (`?seed=1&first=200&images=N`), encoded
 // as the world generator encodes them (JPEG, quality 90) and decoded again, so the pipeline sees the
 // pixels Node reads from the files. Per stage it returns the confusion-matrix counts; with
-// `?examples=K` also the report panels of the first K images. Results go to window.__seedmask.
-import { ConfusionMatrix, Gpu, parseLabelSet, SeedPipeline, STAGES } from '../src/browser.js';
+// `?examples=K` also the report panels of the first K images; `?cam=maskclip` takes MaskCLIP's CAMs. Results go to window.__seedmask.
+import { CAM_SOURCE_NAMES, ConfusionMatrix, Gpu, parseLabelSet, SeedPipeline, STAGES, type CamSourceName } from '../src/browser.js';
 import { reportExample } from '../src/eval/world-example.js';
 import { worldLabelSetJson } from '../src/world/labelset.js';
 import { maskClassNames } from '../src/wsss/labelset.js';
@@ -19,6 +19,7 @@ async function main() {
   const first = Number(params.get('first') ?? 200);
   const count = Number(params.get('images') ?? 60);
   const exampleCount = Number(params.get('examples') ?? 0);
+  const camSource = (params.get('cam') ?? CAM_SOURCE_NAMES[0]) as CamSourceName;
   const gpu = await Gpu.open();
   const model = await loadWorldClip(gpu);
   const pipeline = new SeedPipeline(model);
@@ -32,7 +33,7 @@ async function main() {
     const { id, image, mask } = await worldPhoto(seed, first + i, 'val');
     // Labels from the mask, ascending, as dataset runs take them.
     const labels = [...new Set(mask)].filter((v) => v !== 0 && v !== 255).sort((a, b) => a - b).map((v) => v - 1);
-    const result = await pipeline.run(image, labels, { labelSet, refiner: 'crf', stages: [...STAGES] });
+    const result = await pipeline.run(image, labels, { labelSet, refiner: 'crf', stages: [...STAGES], camSource });
     for (const [stage, map] of [...Object.entries(result.stages), ['seeds', result.seeds] as const]) {
       if (!matrices.has(stage)) matrices.set(stage, new ConfusionMatrix(classNames.length));
       matrices.get(stage)!.add(mask, map as Uint8Array, `${id} ${stage}`);

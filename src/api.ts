@@ -26,8 +26,15 @@ export type { WeightFile, WeightFormat, LoadOptions } from './weights/weightfile
 
 // Seeds (CLIP-ES)
 /** Seed masks from image-level labels: `generateSeeds(image, 'cat, sofa', { model })` or a SeedPipeline for many images. */
-export { SeedPipeline, generateSeeds, SeedError, STAGES } from './wsss/seeds.js';
-export type { SeedOptions, SeedResult, Stage, Refiner } from './wsss/seeds.js';
+export { SeedPipeline, generateSeeds, SeedError, STAGES, REFINERS, CAM_SOURCE_NAMES } from './wsss/seeds.js';
+export type { SeedOptions, SeedResult, Stage, Refiner, CamSourceName } from './wsss/seeds.js';
+/** The pipeline's plug-ins: CAM sources and label-map stages, and the per-image context they run in. */
+export { CAM_SOURCES, SEED_STAGES } from './wsss/registry.js';
+export { SeedContext } from './wsss/stage.js';
+export type { CamSource, SeedStage, CamMaps, CamProduct } from './wsss/stage.js';
+/** MaskCLIP: dense zero-shot labels without image labels, and its maps for one image. */
+export { maskClipLabels, maskClip } from './wsss/sources/maskclip.js';
+export type { MaskClipLabels, MaskClipMaps, MaskClipOptions } from './wsss/sources/maskclip.js';
 /** Label sets (class names, prompts, background classes): VOC and COCO built in, or your own JSON. */
 export { VOC_LABELSET, COCO_LABELSET, BUILTIN_LABELSETS, parseLabelSet, parseLabels, validateLabelSet, LabelSetError } from './wsss/labelset.js';
 export type { LabelSet, ClassSpec } from './wsss/labelset.js';

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { STAGE_DESCRIPTIONS, WORLD_SEED, WORLD_TRAIN, readFloors, worldReport, writeWorldReport } from '../../src/cli/report.js';
 import { ConfusionMatrix, computeScores, type Scores } from '../../src/eval/confusion.js';
 import type { ReportExample } from '../../src/eval/report.js';
-import { STAGES, type Stage } from '../../src/wsss/seeds.js';
+import { CAM_SOURCE_NAMES, STAGES, type CamSourceName, type Stage } from '../../src/wsss/seeds.js';
 import { runHarnessPage } from './browser.js';
 import { buildHarness } from './build.js';
 
@@ -35,12 +35,12 @@ export interface BrowserReport {
 }
 
 /** Runs the world report in Chromium for the first `images` val images and writes it to `out`. */
-export async function browserWorldReport(options: { images: number; examples: number; out: string }): Promise<BrowserReport> {
+export async function browserWorldReport(options: { images: number; examples: number; out: string; cam?: CamSourceName }): Promise<BrowserReport> {
   const pageDir = mkdtempSync(join(tmpdir(), 'seedmask-accuracy-'));
   let run;
   try {
     await buildHarness(pageDir, ['accuracy']);
-    const query = `?seed=${WORLD_SEED}&first=${WORLD_TRAIN}&images=${options.images}&examples=${options.examples}`;
+    const query = `?seed=${WORLD_SEED}&first=${WORLD_TRAIN}&images=${options.images}&examples=${options.examples}&cam=${options.cam ?? CAM_SOURCE_NAMES[0]}`;
     run = await runHarnessPage<AccuracyPage>(pageDir, `accuracy.html${query}`, 3_600_000, { '/world-clip/': join(ROOT, 'weights', 'world-clip') });
   } finally {
     rmSync(pageDir, { recursive: true, force: true });
@@ -57,11 +57,12 @@ export async function browserWorldReport(options: { images: number; examples: nu
     matrix.images = c.images;
     scores[stage as Stage | 'seeds'] = computeScores(matrix);
   }
-  const stages = [...STAGES, 'seeds' as const].filter((s) => scores[s]).map((s) => ({ name: s, description: STAGE_DESCRIPTIONS[s], scores: scores[s]!, floor: floors[s] }));
+  const stages = [...STAGES, 'seeds' as const].filter((s) => scores[s]).map((s) => ({ name: s, description: STAGE_DESCRIPTIONS[s], scores: scores[s]!, floor: (options.cam ?? CAM_SOURCE_NAMES[0]) === CAM_SOURCE_NAMES[0] ? floors[s] : undefined }));
   const examples: ReportExample[] = r.examples.map((e) => ({ ...e, panels: e.panels.map((p) => ({ title: p.title, png: Uint8Array.from(p.png) })) }));
   const report = worldReport({
     facts: [
       ['dataset', `synthetic world, seed ${WORLD_SEED}, val split: ${r.images} images (generated in the page)`],
+      ['CAM source', options.cam ?? CAM_SOURCE_NAMES[0]!],
       ['model', 'weights/world-clip (served to the page)'],
       ['adapter', r.adapter],
       ['runtime', `${run.browser} (${run.flags.join(' ')})`],

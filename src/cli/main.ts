@@ -10,6 +10,7 @@ const commands: Record<string, Command> = {
   gpu: { summary: 'print the WebGPU adapter seedmask picks, its limits and features', load: () => import('./gpu.js') },
   world: { summary: 'generate the synthetic VOC-layout world (images, masks, captions, label set), or show its stats', load: () => import('./world.js') },
   seeds: { summary: 'CLIP-ES seed masks for images or a VOC-layout dataset (Grad-CAM, CAA, CRF | PAR | random walk)', load: () => import('./seeds.js') },
+  maskclip: { summary: 'zero-shot dense labels with MaskCLIP: every class of a label set at every pixel, no image labels needed', load: () => import('./maskclip.js') },
   report: { summary: 'run the whole pipeline on the bundled world and model; write an HTML report (npm start)', load: () => import('./report.js') },
   eval: { summary: 'score predicted label PNGs against ground truth (VOC protocol: mIoU, IoU, precision, recall)', load: () => import('./eval.js') },
   segment: { summary: 'run DeepLab (v3 ResNet-50/101, v2 ResNet-101 MSC) on images or a VOC split: label PNGs, logits, mIoU', load: () => import('./segment.js') },

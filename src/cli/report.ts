@@ -21,7 +21,9 @@ import type { LabelMap } from '../io/labelpng.js';
 import { generateWorld } from '../world/generate.js';
 import { runDataset } from '../wsss/dataset.js';
 import { loadLabelSet, maskClassNames } from '../wsss/labelset.js';
-import { SeedPipeline, STAGES, type SeedOptions, type Stage } from '../wsss/seeds.js';
+import { CAM_SOURCES, SEED_STAGES } from '../wsss/registry.js';
+import { CAM_SOURCE_NAMES, SeedPipeline, STAGES, type SeedOptions, type Stage } from '../wsss/seeds.js';
+import { camSourceOption } from './seeds.js';
 import { integerOption, parseArgs, UsageError } from './args.js';
 
 const ROOT = resolve(fileURLToPath(new URL('../..', import.meta.url)));
@@ -31,26 +33,23 @@ export const WORLD_FLOORS = join(ROOT, 'weights', 'world-clip', 'floors.json');
 export const WORLD_SEED = 1;
 export const WORLD_TRAIN = 200;
 
-export const STAGE_DESCRIPTIONS: Record<Stage | 'seeds', string> = {
-  cam: 'Softmax Grad-CAM, upsampled, bg = (1 − max)^τ',
-  caa: '+ class-aware attention affinity (CAA)',
-  crf: '+ dense CRF (ignore < 0.95 scored as a miss)',
-  par: '+ PAR on the CAA CAMs (instead of the CRF)',
-  rw: '+ random walk on CLIP patch affinities (instead of the CRF)',
+export const STAGE_DESCRIPTIONS = {
+  ...Object.fromEntries(SEED_STAGES.map((s) => [s.name, s.description])),
   seeds: 'final seeds (the chosen refiner)',
-};
+} as Record<Stage | 'seeds', string>;
 
 const USAGE = `usage:
-  seedmask report [--out DIR] [--images N] [--weights W] [--examples N]
+  seedmask report [--out DIR] [--images N] [--weights W] [--examples N] [--cam SOURCE]
       Runs the whole seed pipeline on the synthetic world's val images with the bundled world CLIP
       and writes DIR/report.html (per-stage mIoU, per-class IoU, timings, examples) and report.json.
-      Defaults: --out out/report, --images 60 (all val images), --examples 6.
+      Defaults: --out out/report, --images 60 (all val images), --examples 6, --cam ${CAM_SOURCE_NAMES[0]}
+      (${CAM_SOURCES.map((c) => `${c.name}: ${c.description}`).join('; ')}).
 `;
 
 export async function run(argv: string[]): Promise<number> {
   let gpu: Gpu | undefined;
   try {
-    const args = parseArgs(argv, { values: ['--out', '--images', '--weights', '--examples'], flags: ['-h', '--help'] });
+    const args = parseArgs(argv, { values: ['--out', '--images', '--weights', '--examples', '--cam'], flags: ['-h', '--help'] });
     if (args.flags.has('-h') || args.flags.has('--help')) {
       process.stdout.write(USAGE);
       return 0;
@@ -61,6 +60,7 @@ export async function run(argv: string[]): Promise<number> {
     if (images < 1 || images > 60) throw new UsageError(`--images must be 1..60 (the world's val split), got ${images}`);
     const weights = args.values.get('--weights') ?? WORLD_CLIP;
     const exampleCount = integerOption(args, '--examples', 6);
+    const camSource = camSourceOption(args.values.get('--cam'));
     const started = performance.now();
 
     const worldDir = join(out, 'world');
@@ -77,7 +77,7 @@ export async function run(argv: string[]): Promise<number> {
     gpu = await Gpu.open();
     const model = await ClipModel.load(gpu, weights);
     const pipeline = new SeedPipeline(model);
-    const seedOptions: SeedOptions = { labelSet, refiner: 'crf', stages: [...STAGES] };
+    const seedOptions: SeedOptions = { labelSet, refiner: 'crf', stages: [...STAGES], camSource };
     const runDir = join(out, 'run');
     await rm(runDir, { recursive: true, force: true }); // a report always reflects one fresh run
     const summary = await runDataset(pipeline, {
@@ -91,7 +91,7 @@ export async function run(argv: string[]): Promise<number> {
     const classNames = maskClassNames(labelSet);
     const stages = [...STAGES, 'seeds' as const]
       .filter((s) => summary.scores[s])
-      .map((s) => ({ name: s, description: STAGE_DESCRIPTIONS[s], scores: summary.scores[s]!, floor: floors[s] }));
+      .map((s) => ({ name: s, description: STAGE_DESCRIPTIONS[s], scores: summary.scores[s]!, floor: camSource === CAM_SOURCE_NAMES[0] ? floors[s] : undefined }));
     const examples: ReportExample[] = [];
     for (const id of ids.slice(0, exampleCount)) {
       const image = await readImage(layout.imagePath(id));
@@ -108,6 +108,7 @@ export async function run(argv: string[]): Promise<number> {
       facts: [
         ['dataset', `synthetic world, seed ${WORLD_SEED}, val split: ${summary.processed} images (${worldDir})`],
         ['model', weights],
+        ['CAM source', camSource],
         ['adapter', gpu.adapterName],
         ['runtime', `Node ${process.version}`],
         ['run time', `${((performance.now() - started) / 1000).toFixed(1)} s`],

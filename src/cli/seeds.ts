@@ -10,7 +10,8 @@ import { ClipModel } from '../models/clip/model.js';
 import { runDataset, type DatasetProgress } from '../wsss/dataset.js';
 import { LabelSetError, loadLabelSet, parseLabels, type LabelSet } from '../wsss/labelset.js';
 import { writeSeedOutputs } from '../wsss/outputs.js';
-import { SeedPipeline, STAGES, type Refiner, type SeedOptions, type Stage } from '../wsss/seeds.js';
+import { CAM_SOURCES, SEED_STAGES } from '../wsss/registry.js';
+import { CAM_SOURCE_NAMES, REFINERS, SeedPipeline, STAGES, type CamSourceName, type Refiner, type SeedOptions, type Stage } from '../wsss/seeds.js';
 import { integerOption, parseArgs, requiredOption, UsageError, type ParsedArgs } from './args.js';
 
 const USAGE = `usage:
@@ -28,7 +29,10 @@ options:
   --weights W         CLIP weights: .pt/.pth (OpenAI), .safetensors, or an HF folder
   --tokenizer PATH    BPE vocabulary (default: next to the weights)
   --labelset S        'voc' (default), 'coco' or a label-set JSON file
-  --refiner R         crf (default) | par | randomwalk | none (CAA label map, bg = (1 − max)^tau)
+  --cam SOURCE        where the CAMs come from:
+${CAM_SOURCES.map((c, i) => `                        ${c.name}${i === 0 ? ' (default)' : ''}: ${c.description}`).join('\n')}
+  --refiner R         what makes the seeds from the CAA CAMs: crf (default), ${REFINERS.filter((r) => r !== 'crf').join(', ')}
+${SEED_STAGES.filter((s) => s.refiner).map((s) => `                        ${s.refiner}: ${s.refiner === 'none' ? 'the CAA label map itself' : s.description.replace(/^\+ /, '')}`).join('\n')}
   --stages LIST       also make and score these stages: ${STAGES.join(',')} or 'all'
   --box-threshold L   CAA box threshold lambda (default 0.4; 0.7 for coco)
   --boxes MODE        clip-es (default: the edge-clipping quirk of docs/algorithms.md §3.5) | corrected
@@ -46,7 +50,7 @@ export async function run(argv: string[]): Promise<number> {
   let gpu: Gpu | undefined;
   try {
     const args = parseArgs(argv, {
-      values: ['--weights', '--tokenizer', '--labels', '--labelset', '--refiner', '--stages', '--box-threshold', '--boxes', '--tau', '--crf-image', '--confidence', '--dataset', '--split', '--list', '--label-file', '--limit', '-o', '--out'],
+      values: ['--weights', '--tokenizer', '--labels', '--labelset', '--cam', '--refiner', '--stages', '--box-threshold', '--boxes', '--tau', '--crf-image', '--confidence', '--dataset', '--split', '--list', '--label-file', '--limit', '-o', '--out'],
       flags: ['--no-cams', '--no-overlay', '--json', '-h', '--help'],
     });
     if (args.flags.has('-h') || args.flags.has('--help')) {
@@ -115,6 +119,13 @@ export async function run(argv: string[]): Promise<number> {
   }
 }
 
+/** The value of a `--cam` option: a registered CAM source (default the first). */
+export function camSourceOption(text: string | undefined): CamSourceName {
+  if (text === undefined) return CAM_SOURCE_NAMES[0]!;
+  if (!(CAM_SOURCE_NAMES as readonly string[]).includes(text)) throw new UsageError(`--cam must be one of ${CAM_SOURCE_NAMES.join(', ')}, got '${text}'`);
+  return text as CamSourceName;
+}
+
 function numberOption(args: ParsedArgs, name: string): number | undefined {
   const text = args.values.get(name);
   if (text === undefined) return undefined;
@@ -125,7 +136,8 @@ function numberOption(args: ParsedArgs, name: string): number | undefined {
 
 function parseSeedOptions(args: ParsedArgs, labelSet: LabelSet): SeedOptions {
   const refiner = (args.values.get('--refiner') ?? 'crf') as Refiner;
-  if (!['crf', 'par', 'randomwalk', 'none'].includes(refiner)) throw new UsageError(`--refiner must be crf, par, randomwalk or none, got '${refiner}'`);
+  if (!REFINERS.includes(refiner)) throw new UsageError(`--refiner must be one of ${REFINERS.join(', ')}, got '${refiner}'`);
+  const camSource = camSourceOption(args.values.get('--cam'));
   const stagesText = args.values.get('--stages');
   let stages: Stage[] = [];
   if (stagesText !== undefined) {
@@ -142,7 +154,7 @@ function parseSeedOptions(args: ParsedArgs, labelSet: LabelSet): SeedOptions {
   if (confidence !== undefined && !(confidence >= 0 && confidence <= 1)) throw new UsageError(`--confidence must be in [0, 1], got ${confidence}`);
   const tau = numberOption(args, '--tau');
   if (tau !== undefined && !(tau > 0)) throw new UsageError(`--tau must be positive, got ${tau}`);
-  return { labelSet, refiner, stages, boxes, crfImage, boxThreshold, confidence, camExponent: tau };
+  return { labelSet, camSource, refiner, stages, boxes, crfImage, boxThreshold, confidence, camExponent: tau };
 }
 
 async function runDatasetCommand(args: ParsedArgs, pipeline: SeedPipeline, root: string, out: string, labelSet: LabelSet, seedOptions: SeedOptions, recover: () => Promise<SeedPipeline>): Promise<number> {

@@ -163,6 +163,19 @@ export class CompiledGraph {
     return this.tensor(v.id);
   }
 
+  private queue: Promise<unknown> = Promise.resolve();
+
+  /**
+   * Runs `job` once every job given before it on this graph has settled. Runs of one compiled graph
+   * share its input and planned buffers, so a run and the reads of its outputs must not interleave
+   * with another run.
+   */
+  exclusive<T>(job: () => Promise<T>): Promise<T> {
+    const run = this.queue.then(job, job);
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
+
   /** Inputs are host arrays (uploaded) or tensors already on this Gpu (copied on the GPU). */
   async run(inputs: Record<string, HostData | Tensor>, opts: RunOptions = {}): Promise<RunResult> {
     for (const name of Object.keys(inputs)) {

@@ -234,14 +234,31 @@ export function classChunkFor(config: ClipConfig, tokens: number, classes: numbe
   return Math.max(1, Math.min(classes, Math.floor(budgetBytes / perClass)));
 }
 
+/** CAA's W (§3.5): the mean of head-averaged attention maps [.., L, L], class token row and column dropped → [.., n, n]. */
+export function attentionAffinity(g: Graph, maps: readonly Value[], name: string): Value {
+  let sum = maps[0]!;
+  maps.slice(1).forEach((m, i) => {
+    sum = g.apply(binaryOp, [sum, m], { op: 'add' }, `${name}.sum${i}`)[0]!;
+  });
+  const rank = sum.shape.length;
+  const ranges = [...Array(rank - 2).fill(undefined), { start: 1 }, { start: 1 }];
+  const [cropped] = g.apply(sliceOp, [sum], { ranges }, `${name}.crop`);
+  return g.apply(unaryOp, [cropped!], { activation: 'none', alpha: 1 / maps.length }, `${name}.mean`)[0]!;
+}
+
+/** The blocks CLIP-ES averages into the affinity: the last `caaLayers` (all of them when there are fewer, as its [-8:] slice). */
+export function caaBlocksOf(layers: number, caaLayers: number): number[] {
+  if (!Number.isInteger(caaLayers) || caaLayers < 1) throw new GradCamError(`caaLayers = ${caaLayers} must be a positive integer`);
+  const count = Math.min(caaLayers, layers);
+  return Array.from({ length: count }, (_, i) => layers - count + i);
+}
+
 /** The whole pipeline for one input size: image and text inputs → probs, cams, affinity. */
 export function buildGradCam(g: Graph, weights: ClipWeights, config: ClipConfig, o: GradCamGraphOptions): GradCamGraph {
   const layers = config.vision.layers;
   const caa = o.caaLayers ?? DEFAULT_CAA_LAYERS;
-  if (!Number.isInteger(caa) || caa < 1) throw new GradCamError(`Grad-CAM: caaLayers = ${caa} must be a positive integer`);
   if (!Number.isInteger(o.background) || o.background < 0) throw new GradCamError(`Grad-CAM: M = ${o.background} background rows must be a non-negative integer`);
-  // CLIP-ES slices the list of maps with [-8:], which takes all of them when there are fewer.
-  const caaBlocks = Array.from({ length: Math.min(caa, layers) }, (_, i) => layers - Math.min(caa, layers) + i);
+  const caaBlocks = caaBlocksOf(layers, caa);
   const fromVision = caaBlocks.filter((i) => i < layers - 1);
   const { tokens } = visionGrid(config, o.height, o.width);
   const chunk = classChunkFor(config, tokens, o.classes, o.chunkBytes ?? DEFAULT_CHUNK_BYTES);
@@ -251,16 +268,8 @@ export function buildGradCam(g: Graph, weights: ClipWeights, config: ClipConfig,
   const text = g.input('text', [o.classes + o.background, config.embedDim]);
   const head = buildGradCamHead(g, weights, config, { x: vision.blockInputs[layers - 1]!, text, classes: o.classes, classChunk: chunk });
 
-  const maps = [...fromVision.map((i) => vision.attention.get(i)!), head.attention];
-  let sum = maps[0]!;
-  maps.slice(1).forEach((m, i) => {
-    sum = g.apply(binaryOp, [sum, m], { op: 'add' }, `gradcam.affinity.sum${i}`)[0]!;
-  });
-  const rank = sum.shape.length;
-  const ranges = [...Array(rank - 2).fill(undefined), { start: 1 }, { start: 1 }];
-  const [cropped] = g.apply(sliceOp, [sum], { ranges }, 'gradcam.affinity.crop');
-  const [affinity] = g.apply(unaryOp, [cropped!], { activation: 'none', alpha: 1 / maps.length }, 'gradcam.affinity.mean');
-  return { ...head, image: vision.image, text, affinity: affinity!, grid: vision.grid, tokens, classChunk: chunk, caaBlocks };
+  const affinity = attentionAffinity(g, [...fromVision.map((i) => vision.attention.get(i)!), head.attention], 'gradcam.affinity');
+  return { ...head, image: vision.image, text, affinity, grid: vision.grid, tokens, classChunk: chunk, caaBlocks };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -304,16 +313,6 @@ export interface GradCamResult {
 /** An image for gradCam: as for ClipModel.encodeImage, or a normalised [3, H', W'] tensor already on the GPU. */
 export type GradCamImage = ClipImageInput | { tensor: Tensor; height?: number; width?: number };
 
-const runQueues = new WeakMap<CompiledGraph, Promise<unknown>>();
-
-/** Runs of one compiled graph must not interleave (inputs and planned buffers are shared). */
-async function exclusive<T>(graph: CompiledGraph, job: () => Promise<T>): Promise<T> {
-  const before = runQueues.get(graph) ?? Promise.resolve();
-  const run = before.then(job, job);
-  runQueues.set(graph, run.catch(() => undefined));
-  return run;
-}
-
 /** Profiled GPU time and FLOPs (of the nodes that declare them) per stage, by node-name prefix. */
 export function stageTotals(profile: readonly NodeProfile[]): { ms: Record<string, number>; flops: Record<string, number> } {
   const ms: Record<string, number> = { vision: 0, block: 0, cam: 0 };
@@ -326,7 +325,7 @@ export function stageTotals(profile: readonly NodeProfile[]): { ms: Record<strin
   return { ms, flops };
 }
 
-function checkText(text: Float32Array, dim: number): number {
+export function checkText(text: Float32Array, dim: number): number {
   if (!(text instanceof Float32Array)) throw new GradCamError('gradCam: text must be a Float32Array [(K + M), E]');
   if (text.length === 0 || text.length % dim !== 0) throw new GradCamError(`gradCam: text has ${text.length} values, not a whole number of rows of E = ${dim}`);
   const rows = text.length / dim;
@@ -338,7 +337,7 @@ function checkText(text: Float32Array, dim: number): number {
   return rows;
 }
 
-async function imageTensor(gpu: Gpu, model: ClipModel, image: GradCamImage): Promise<{ data: Float32Array | Tensor; height: number; width: number; owned?: Tensor }> {
+export async function imageTensor(gpu: Gpu, model: ClipModel, image: GradCamImage): Promise<{ data: Float32Array | Tensor; height: number; width: number; owned?: Tensor }> {
   if ('tensor' in image && image.tensor instanceof Tensor) {
     const t = image.tensor;
     if (t.dtype !== 'f32' || t.rank !== 3 || t.shape[0] !== 3) throw new GradCamError(`gradCam: image tensor ${t} must be [3, H', W'] f32`);
@@ -395,7 +394,7 @@ export async function gradCam(model: ClipModel, image: GradCamImage, text: Float
         g.output('features', features!);
       }
     });
-    return await exclusive(graph, async () => {
+    return await graph.exclusive(async () => {
       const { outputs, profile } = await graph.run({ image: input.data, text }, { read: ['probs', 'cams'], profile: opts.profile });
       const n = gh * gw;
       // The graph's buffers are reused by its next run: the result keeps copies.

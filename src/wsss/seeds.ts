@@ -1,58 +1,48 @@
-// CLIP-ES seed masks for one image (docs/algorithms.md §3.3–3.6), every heavy step on the GPU:
+// CLIP-ES seed masks for one image (docs/algorithms.md §3.3–3.6), every heavy step on the GPU. The
+// pipeline is a CAM source followed by label-map stages, all plug-ins listed in registry.ts:
 //
-//   labels ──► text rows [K + M, E] (label set prompts, cached per model)       text.ts
-//   image  ──► Softmax Grad-CAM, all K labels in one batched backward pass      gradcam.ts
-//              (+ the CAA affinity: mean attention of the last 8 blocks)
-//          ──► 'cam'  grid CAMs, cv2-bilinear to H×W, float16 (CLIP-ES `highres`)
-//          ──► 'caa'  Sinkhorn, box masks, S(S(B⊙cam)), min-max, cv2-bilinear,
-//                     float16 (CLIP-ES `attn_highres`, the CAMs written out)       caa.ts
-//          ──► refiner: 'crf' dense CRF on [bg = 1 − max, CAMs], ignore < 0.95      crf.ts
-//                       'par' AFA's PAR labels (bg planes 0.55 / 0.35)              par.ts
-//                       'randomwalk' psa's random walk on CLIP patch affinities      randomwalk.ts
+//   labels ──► text rows [K + M, E] (label set prompts, cached per model)            text.ts
+//   image  ──► CAM source: 'gradcam' Softmax Grad-CAM, all K labels in one batched    sources/gradcam.ts
+//                          backward pass (+ the CAA affinity: mean attention of the
+//                          last 8 blocks)
+//                          'maskclip' MaskCLIP's value-path scores (+ the same        sources/maskclip.ts
+//                          affinity)
+//          ──► 'cam'  grid CAMs, cv2-bilinear to H×W, float16 (CLIP-ES `highres`)     stages/cam.ts
+//          ──► 'caa'  Sinkhorn, box masks, S(S(B⊙cam)), min-max, cv2-bilinear,        stages/caa.ts
+//                     float16 (CLIP-ES `attn_highres`, the CAMs written out)
+//          ──► refiner: 'crf' dense CRF on [bg = 1 − max, CAMs], ignore < 0.95         stages/crf.ts
+//                       'par' AFA's PAR labels (bg planes 0.55 / 0.35)                 stages/par.ts
+//                       'randomwalk' psa's random walk on CLIP patch affinities         stages/rw.ts
 //                       'none' the CAA label map
 //
 // Label maps of the CAM stages use eval_cam.py's rule: bg = (1 − max)^τ in float16 (τ = 2 by
 // default, the best of CLIP-ES's sweep for `attn` CAMs), first maximum wins (§3.6).
-// Values: 0 background, class index + 1, 255 ignore.
+// Values: 0 background, class index + 1, 255 ignore. Every GPU tensor of a run belongs to its
+// SeedContext (stage.ts) and is freed when the run ends, cancelled or failed.
 //
 // Choices where the spec leaves one (documented in README): the CRF sees CLIP-ES's wrapped
 // BGR − mean image by default ('clip-es', parity with the published numbers; 'rgb' is the
 // better-behaved alternative, §8.14); boxes keep the edge-clipping quirk by default (§8.8).
 
 import type { Gpu } from '../gpu/context.js';
-import { Tensor } from '../gpu/tensor.js';
 import type { RgbaImage } from '../io/image.js';
 import type { ClipModel } from '../models/clip/model.js';
-import { caaHighres, caaRefine, resizeLinear, sinkhornAffinity, type BoxMode } from './caa.js';
-import { crfImage, crfSeeds, denseCrf } from './crf.js';
-import { gradCam } from './gradcam.js';
-import { crfProbabilities, labelMap } from './labels.js';
+import type { BoxMode } from './caa.js';
 import { LabelSetError, VOC_LABELSET, parseLabels, type LabelSet } from './labelset.js';
-import { afaLabels } from './par.js';
-import { randomWalk } from './randomwalk.js';
+import { CAM_SOURCE_NAMES, CAM_SOURCES, refinerStage, REFINERS, SEED_STAGES, STAGES, type CamSourceName, type Refiner, type Stage } from './registry.js';
+import { SeedContext, SeedError, type CamProduct } from './stage.js';
 import { labelSetEmbeddings, textRows } from './text.js';
 
-/**
- * What turns the CAA CAMs into the seed mask: 'crf' dense CRF (low-confidence pixels = 255),
- * 'par' AFA's PAR, 'randomwalk' psa's random walk on CLIP patch affinities, 'none' the CAA label map.
- */
-export type Refiner = 'crf' | 'par' | 'randomwalk' | 'none';
-/** Label maps a run can produce, in pipeline order. */
-export type Stage = 'cam' | 'caa' | 'crf' | 'par' | 'rw';
-export const STAGES: readonly Stage[] = ['cam', 'caa', 'crf', 'par', 'rw'];
-/**
- * Random-walk settings for CLIP patch features. psa's logt 8 (T^256) at stride 16 with these
- * smoother affinities mixes the whole image into one class, and α 16 crushes the background of
- * CAMs that are not near 0 off the object. Swept on 8 world val images (mIoU %, β/logt/α):
- * 8/8/16 8.0, 8/4/16 12.0, 8/3/16 13.7, 32/3/16 14.5, 8/3/4 18.7, 2/3/4 10.9.
- */
-export const RW_CLIP_DEFAULTS = { beta: 8, logt: 3, alpha: 4, radius: 5 };
-const REFINER_STAGE: Record<Refiner, Stage> = { crf: 'crf', par: 'par', randomwalk: 'rw', none: 'caa' };
+export { SeedError } from './stage.js';
+export { CAM_SOURCE_NAMES, REFINERS, STAGES, type CamSourceName, type Refiner, type Stage } from './registry.js';
+export { RW_CLIP_DEFAULTS } from './stages/rw.js';
 
 /** Options of {@link SeedPipeline.run} and {@link generateSeeds}; every field has a default. */
 export interface SeedOptions {
   /** Classes and prompts (default VOC). */
   labelSet?: LabelSet;
+  /** Where the CAMs come from: 'gradcam' (CLIP-ES's softmax Grad-CAM, default) or 'maskclip'. */
+  camSource?: CamSourceName;
   /** What turns the CAA CAMs into the seeds (default 'crf'). */
   refiner?: Refiner;
   /** Extra stages whose label maps to compute as well (for per-stage evaluation). */
@@ -129,12 +119,6 @@ export interface SeedResult {
   flops?: Record<string, number>;
 }
 
-/** Bad input to the seed pipeline (an image whose data does not match its size, an unknown refiner or stage, an image too large for the device). */
-export class SeedError extends Error {
-  /** 'SeedError'. */
-  override name = 'SeedError';
-}
-
 /** Reusable pipeline for one model: text embeddings and compiled graphs are cached across images. */
 export class SeedPipeline {
   /** The model's device, on which every step runs. */
@@ -167,15 +151,19 @@ export class SeedPipeline {
     }
     const K = labels.length;
     const refiner = options.refiner ?? 'crf';
-    if (!(refiner in REFINER_STAGE)) throw new SeedError(`unknown refiner '${String(refiner)}' (crf, par, randomwalk, none)`);
-    const wanted = new Set<Stage>([...(options.stages ?? []), 'caa', REFINER_STAGE[refiner]]);
+    const seedStage = REFINERS.includes(refiner) ? refinerStage(refiner) : undefined;
+    if (!seedStage) throw new SeedError(`unknown refiner '${String(refiner)}' (${REFINERS.join(', ')})`);
+    const source = CAM_SOURCES.find((c) => c.name === (options.camSource ?? CAM_SOURCE_NAMES[0]));
+    if (!source) throw new SeedError(`unknown CAM source '${String(options.camSource)}' (${CAM_SOURCE_NAMES.join(', ')})`);
+    const wanted = new Set<Stage>([...(options.stages ?? []), 'caa', seedStage]);
     for (const s of wanted) if (!STAGES.includes(s)) throw new SeedError(`unknown stage '${String(s)}' (${STAGES.join(', ')})`);
     checkFitsDevice(gpu, this.model.config.vision, H, W, K);
-    const tau = options.camExponent ?? 2;
-    const threshold = options.boxThreshold ?? (labelSet.name === 'coco' ? 0.7 : 0.4);
-    const timings: Record<string, number> = {};
-    const stages: Partial<Record<Stage, Uint8Array>> = {};
-    const owned: Tensor[] = [];
+    const stages = SEED_STAGES.filter((s) => wanted.has(s.name));
+    const products = new Set<CamProduct>(stages.flatMap((s) => s.needs ?? []));
+
+    const emb = await labelSetEmbeddings(this.model, labelSet);
+    const ctx = new SeedContext(gpu, this.model, image, labels, labelSet, textRows(emb, labels), options, products);
+    const { timings } = ctx;
     let t = performance.now();
     const lap = (name: string) => {
       const now = performance.now();
@@ -183,78 +171,24 @@ export class SeedPipeline {
       t = now;
       signal?.throwIfAborted();
     };
-
-    const emb = await labelSetEmbeddings(this.model, labelSet);
-    const text = textRows(emb, labels);
-    lap('text');
-    const gc = await gradCam(this.model, { rgba: image.data, height: H, width: W }, text, K, { caaLayers: options.caaLayers, profile: options.profile, features: wanted.has('rw') });
-    const [gh, gw] = gc.grid;
     try {
-      lap('gradcam');
-      for (const [k, v] of Object.entries(gc.timings)) if (k !== 'total') timings[`gradcam.${k}`] = v;
-      const flops = gc.flops ? Object.fromEntries(Object.entries(gc.flops).map(([k, v]) => [`gradcam.${k}`, v])) : undefined;
-      if (wanted.has('cam')) {
-        // CLIP-ES's `highres`: the grid CAM resized to the image, no further min-max, float16.
-        const highres = await resizeLinear(gpu, gc.cams.view([K, gh, gw]), [H, W], { mode: 'cv2', roundF16: true });
-        stages.cam = await labelMap(gpu, highres, { keys: labels, background: tau });
-        gpu.release(highres);
-        lap('cam');
+      lap('text');
+      ctx.cam = await source.run(ctx);
+      lap(source.name);
+      for (const [k, v] of Object.entries(ctx.cam.timings ?? {})) timings[`${source.name}.${k}`] = v;
+      const maps: Partial<Record<Stage, Uint8Array>> = {};
+      for (const stage of stages) {
+        maps[stage.name] = await stage.run(ctx);
+        lap(stage.name);
       }
-      const transition = await sinkhornAffinity(gpu, gc.affinity);
-      owned.push(transition);
-      const { refined } = await caaRefine(gpu, { transition, cams: gc.cams, camsHost: gc.camsHost, grid: gc.grid, threshold, boxes: options.boxes });
-      owned.push(refined);
-      const cams = await caaHighres(gpu, refined, gc.grid, [H, W]);
-      owned.push(cams);
-      stages.caa = await labelMap(gpu, cams, { keys: labels, background: tau });
-      const camsHost = await gpu.readF32(cams);
-      lap('caa');
-
-      let rgb: Uint8Array | undefined;
-      const rgbOf = () => (rgb ??= rgbBytes(image));
-      if (wanted.has('crf')) {
-        const pixels = options.crfPixels;
-        const probs = await crfProbabilities(gpu, cams);
-        owned.push(probs);
-        const { q } = await denseCrf(gpu, { image: crfImage(pixels ? rgbBytes(pixels) : rgbOf(), options.crfImage ?? 'clip-es'), height: H, width: W, probs });
-        owned.push(q);
-        stages.crf = await crfSeeds(gpu, q, labels, { confidence: options.confidence ?? 0.95 });
-        lap('crf');
-      }
-      let planes: Tensor | undefined;
-      const imagePlanes = () => {
-        if (!planes) {
-          planes = gpu.upload(unitPlanes(image), [3, H, W], 'f32', 'seeds image [0,1]');
-          owned.push(planes);
-        }
-        return planes;
-      };
-      if (wanted.has('par')) {
-        stages.par = await afaLabels(gpu, { image: imagePlanes(), cams, keys: labels });
-        lap('par');
-      }
-      if (wanted.has('rw')) {
-        // No AffinityNet is trained here: the walk runs on the CLIP features of the patch grid
-        // (stride 16), the Grad-CAM layer's activations (see randomwalk.ts).
-        const features = gc.features;
-        if (!features) throw new SeedError('random walk: this Grad-CAM graph does not provide patch features');
-        const { scores, labels: rw } = await randomWalk(gpu, { ...RW_CLIP_DEFAULTS, ...options.randomWalk, features: features.view([features.shape[0]!, gh, gw]), cams, keys: labels, stride: 16 });
-        gpu.release(scores);
-        stages.rw = rw;
-        lap('rw');
-      }
-      const seeds = stages[REFINER_STAGE[refiner]]!;
-      const result: SeedResult = {
-        width: W, height: H, labels, grid: gc.grid, probs: gc.probs, gridCams: gc.camsHost, cams: camsHost, seeds,
-        stages: Object.fromEntries(STAGES.filter((s) => wanted.has(s)).map((s) => [s, stages[s]!])) as SeedResult['stages'],
-        timings,
-        flops,
-      };
+      const flops = ctx.cam.flops ? Object.fromEntries(Object.entries(ctx.cam.flops).map(([k, v]) => [`${source.name}.${k}`, v])) : undefined;
       timings.total = performance.now() - start;
-      return result;
+      return {
+        width: W, height: H, labels, grid: ctx.cam.grid, probs: ctx.cam.probs, gridCams: ctx.cam.camsHost, cams: ctx.camsHost!, seeds: maps[seedStage]!,
+        stages: maps, timings, flops,
+      };
     } finally {
-      gc.release();
-      gpu.release(...owned);
+      ctx.release();
     }
   }
 }
@@ -297,23 +231,4 @@ export function checkFitsDevice(gpu: Gpu, vision: { heads: number; patch: number
   throw new SeedError(
     `image ${W}×${H} with ${K} label${K > 1 ? 's' : ''} needs ${what}, more than this device's ${mib(limit)} buffer limit; downscale it to at most about ${Math.floor(W * scale)}×${Math.floor(H * scale)}`,
   );
-}
-
-function rgbBytes(image: RgbaImage): Uint8Array {
-  const n = image.width * image.height;
-  const out = new Uint8Array(n * 3);
-  for (let i = 0; i < n; i++) {
-    out[3 * i] = image.data[4 * i]!;
-    out[3 * i + 1] = image.data[4 * i + 1]!;
-    out[3 * i + 2] = image.data[4 * i + 2]!;
-  }
-  return out;
-}
-
-/** [3, H, W] float planes in [0, 1] (PAR's denormalised image). */
-function unitPlanes(image: RgbaImage): Float32Array {
-  const n = image.width * image.height;
-  const out = new Float32Array(3 * n);
-  for (let i = 0; i < n; i++) for (let c = 0; c < 3; c++) out[c * n + i] = image.data[4 * i + c]! / 255;
-  return out;
 }

@@ -1,6 +1,6 @@
 // The world report in Chromium (harness/accuracy.html) against `seedmask report` in Node on the
-// same 2 val images: every stage's mIoU is the same (the seeds are bit-identical on SwiftShader),
-// and both write report.json and report.html.
+// same 2 val images, with each CAM source: every stage's mIoU is the same (the seeds are
+// bit-identical on SwiftShader), and both write report.json and report.html.
 import { existsSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { browserWorldReport } from '../../harness/lib/accuracy.js';
 import { run as report } from '../../src/cli/report.js';
+import { CAM_SOURCE_NAMES } from '../../src/wsss/seeds.js';
 import { captureStdio } from '../helpers/stdio.js';
 
 let dir: string;
@@ -18,13 +19,13 @@ afterAll(async () => {
 describe('world report in the browser', () => {
   const io = captureStdio();
 
-  it('reproduces the Node report’s per-stage mIoU', async () => {
-    dir = await mkdtemp(join(tmpdir(), 'seedmask-accuracy-'));
-    expect(await report(['--images', '2', '--examples', '1', '--out', join(dir, 'node')]), io.stderr).toBe(0);
-    const node = JSON.parse(readFileSync(join(dir, 'node', 'report.json'), 'utf8')) as { stages: { name: string; scores: { miou: number } }[] };
-    const browser = await browserWorldReport({ images: 2, examples: 1, out: join(dir, 'browser') });
-    expect(existsSync(join(dir, 'browser', 'report.html'))).toBe(true);
-    const written = JSON.parse(readFileSync(join(dir, 'browser', 'report.json'), 'utf8')) as { stages: { name: string }[] };
+  it.each(CAM_SOURCE_NAMES)('reproduces the Node report’s per-stage mIoU (CAM source %s)', async (cam) => {
+    dir ??= await mkdtemp(join(tmpdir(), 'seedmask-accuracy-'));
+    expect(await report(['--images', '2', '--examples', '1', '--cam', cam, '--out', join(dir, cam, 'node')]), io.stderr).toBe(0);
+    const node = JSON.parse(readFileSync(join(dir, cam, 'node', 'report.json'), 'utf8')) as { stages: { name: string; scores: { miou: number } }[] };
+    const browser = await browserWorldReport({ images: 2, examples: 1, out: join(dir, cam, 'browser'), cam });
+    expect(existsSync(join(dir, cam, 'browser', 'report.html'))).toBe(true);
+    const written = JSON.parse(readFileSync(join(dir, cam, 'browser', 'report.json'), 'utf8')) as { stages: { name: string }[] };
     expect(written.stages.map((s) => s.name)).toEqual(node.stages.map((s) => s.name));
     expect(node.stages.length).toBe(6);
     for (const s of node.stages) {

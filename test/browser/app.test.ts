@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { unzipSync } from 'fflate';
 import type { Browser, Page } from 'puppeteer-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { addImages, buildApp, chooseLabelSet, downloadZip, errorText, loadWeights, longTasks, openApp, runSeeds } from '../../harness/lib/app.js';
+import { addImages, buildApp, chooseLabelSet, downloadZip, errorText, loadWeights, longTasks, openApp, runSeeds, waitState } from '../../harness/lib/app.js';
 import { launchChromium, serveStatic } from '../../harness/lib/browser.js';
 import { run as seedsCli } from '../../src/cli/seeds.js';
 import { vocLayout } from '../../src/io/voc.js';
@@ -23,6 +23,8 @@ let browser: Browser;
 let url: string;
 let close: () => void;
 const images: { id: string; path: string; labels: string }[] = [];
+/** Where the CLI writes the seeds of `images` (the first test), which the app's files must equal. */
+let cliOut: string;
 
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'seedmask-app-'));
@@ -33,6 +35,7 @@ beforeAll(async () => {
     const record = JSON.parse(line) as { id: string; labels: string[] };
     images.push({ id: record.id, path: layout.imagePath(record.id), labels: record.labels.join(', ') });
   }
+  cliOut = join(dir, 'cli');
   const appDir = join(dir, 'app');
   await buildApp(appDir);
   const served = await serveStatic(appDir);
@@ -52,7 +55,6 @@ describe('the browser app', () => {
 
   it('makes the same seed files as the CLI, byte for byte, from its own inputs', async () => {
     // Node: the CLI, image by image (each has its own labels).
-    const cliOut = join(dir, 'cli');
     for (const image of images) {
       const code = await seedsCli(['--weights', join(ROOT, 'weights', 'world-clip'), '--labelset', join(dir, 'world', 'labelset.json'), '--labels', image.labels, image.path, '-o', cliOut]);
       expect(code, io.stderr).toBe(0);
@@ -103,5 +105,32 @@ describe('the browser app', () => {
     (await import('node:fs')).writeFileSync(bad, new Uint8Array(4096).fill(7));
     await loadWeights(page, { file: bad });
     expect(await errorText(page)).toMatch(/^Could not load the weights: .*bad\.safetensors/);
+  });
+
+  it('goes on after the GPU process crashes in the middle of a run: the weights load again on a new device, the image is retried, the files are unchanged', async () => {
+    const fresh = await browser.newPage();
+    try {
+      expect(await openApp(fresh, url)).toBe('no-weights');
+      await chooseLabelSet(fresh, 'world');
+      await loadWeights(fresh, 'world');
+      await addImages(fresh, images);
+      await fresh.click('#run');
+      // Once the first image is done, the GPU process goes down (a driver reset, as the page sees
+      // it): every device of the page is lost under the image in progress.
+      await fresh.waitForFunction(() => document.querySelector('#queue tbody tr')?.textContent?.includes('done'), { timeout: 300_000, polling: 50 });
+      const cdp = await browser.target().createCDPSession();
+      await cdp.send('Browser.crashGpuProcess');
+      await waitState(fresh, ['done'], 600_000);
+      expect(await errorText(fresh)).toBe('');
+      expect(await fresh.$eval('#run-status', (e) => e.textContent ?? '')).toMatch(/^3 done, 0 skipped, 0 failed, 1 GPU device loss recovered in /);
+      expect(await fresh.$eval('#weights-status', (e) => e.textContent ?? '')).toMatch(/the GPU device was lost and the weights were loaded again on a new one/);
+
+      const zip = unzipSync(new Uint8Array(readFileSync(await downloadZip(fresh, join(dir, 'download-after-crash')))));
+      const names = Object.keys(zip).sort();
+      expect(names).toEqual(images.flatMap((i) => [`${i.id}.png`, `${i.id}.overlay.png`, ...i.labels.split(', ').map((l) => `${i.id}.cam.${l}.npy`)]).sort());
+      for (const name of names) expect(Buffer.from(zip[name]!).equals(readFileSync(join(cliOut, name))), name).toBe(true);
+    } finally {
+      await fresh.close();
+    }
   });
 });

@@ -1,0 +1,26 @@
+// 'gradcam': CLIP-ES's softmax Grad-CAM, all K labels in one batched backward pass, with the mean
+// attention of the last blocks as CAA's affinity (src/wsss/gradcam.ts).
+import { gradCam } from '../gradcam.js';
+import type { CamSource } from '../stage.js';
+
+export const gradCamSource: CamSource<'gradcam'> = {
+  name: 'gradcam',
+  description: 'CLIP-ES’s softmax Grad-CAM over the labels and background prompts',
+  async run(ctx) {
+    const gc = await gradCam(ctx.model, { rgba: ctx.image.data, height: ctx.height, width: ctx.width }, ctx.text, ctx.classes, {
+      caaLayers: ctx.options.caaLayers,
+      profile: ctx.options.profile,
+      features: ctx.products.has('features'),
+    });
+    return {
+      grid: gc.grid,
+      cams: ctx.own(gc.cams),
+      camsHost: gc.camsHost,
+      probs: gc.probs,
+      affinity: ctx.own(gc.affinity),
+      features: gc.features && ctx.own(gc.features),
+      timings: Object.fromEntries(Object.entries(gc.timings).filter(([k]) => k !== 'total')),
+      flops: gc.flops,
+    };
+  },
+};

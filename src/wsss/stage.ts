@@ -1,0 +1,131 @@
+// The plug-in shape of the seed pipeline. A CAM source turns the image and its labels into class
+// activation maps on the patch grid (plus the attention affinity CAA needs); seed stages then each
+// turn what is in the context into one label map. Both see only the per-image SeedContext: every
+// GPU tensor a source or stage makes is handed to `ctx.own` and freed when the image is done, so no
+// stage releases buffers by hand.
+//
+// The registry (src/wsss/registry.ts) lists the sources and stages; the pipeline, the CLIs, the
+// report and the benches read it instead of keeping lists of their own.
+
+import type { Gpu } from '../gpu/context.js';
+import type { Tensor } from '../gpu/tensor.js';
+import type { RgbaImage } from '../io/image.js';
+import type { ClipModel } from '../models/clip/model.js';
+import type { LabelSet } from './labelset.js';
+import type { SeedOptions } from './seeds.js';
+
+/** Bad input to the seed pipeline (an image whose data does not match its size, an unknown refiner or stage, an image too large for the device). */
+export class SeedError extends Error {
+  /** 'SeedError'. */
+  override name = 'SeedError';
+}
+
+/** What a CAM source gives the stages after it. */
+export interface CamMaps {
+  /** Patch grid [gh, gw]; n = gh·gw. */
+  grid: [number, number];
+  /** CAMs [K, n] on the GPU, in [0, 1], row k = label k. */
+  cams: Tensor;
+  /** The same CAMs on the host. */
+  camsHost: Float32Array;
+  /** Image-level softmax over the K label rows and the M background rows. */
+  probs: Float32Array;
+  /** [n, n] on the GPU: mean head-averaged attention of the last blocks, class token dropped (CAA's W). */
+  affinity: Tensor;
+  /** Patch features [D, n] on the GPU, when a stage asked for 'features'. */
+  features?: Tensor;
+  /** Milliseconds per sub-step, reported as `<source>.<key>`. */
+  timings?: Record<string, number>;
+  /** FLOPs per profiled sub-step (as in `timings`). */
+  flops?: Record<string, number>;
+}
+
+/** What a stage may ask the CAM source to provide beyond CamMaps' required fields. */
+export type CamProduct = 'features';
+
+/** Makes the grid CAMs of one image. */
+export interface CamSource<Name extends string = string> {
+  readonly name: Name;
+  /** One line for help texts and reports. */
+  readonly description: string;
+  run(ctx: SeedContext): Promise<CamMaps>;
+}
+
+/** Turns what earlier stages left in the context into one label map (0 background, class + 1, 255 ignore). */
+export interface SeedStage<Name extends string = string, RefinerName extends string = string> {
+  /** The label map's name (`SeedResult.stages[name]`, reports, `--stages`). */
+  readonly name: Name;
+  /** The `refiner` value that makes this stage's map the seeds, if it can be the seeds. */
+  readonly refiner?: RefinerName;
+  /** One line for help texts and reports. */
+  readonly description: string;
+  /** Products of the CAM source this stage reads. */
+  readonly needs?: readonly CamProduct[];
+  run(ctx: SeedContext): Promise<Uint8Array>;
+}
+
+/** Everything one image's run knows, and the owner of every GPU tensor made for it. */
+export class SeedContext {
+  /** The CAM source's maps; set before any stage runs. */
+  cam!: CamMaps;
+  /** CAA-refined CAMs at image size [K, H, W] (float16 values); set by the 'caa' stage. */
+  cams?: Tensor;
+  /** `cams` on the host. */
+  camsHost?: Float32Array;
+  /** Milliseconds per step. */
+  readonly timings: Record<string, number> = {};
+  private readonly owned: Tensor[] = [];
+  private readonly memo = new Map<string, unknown>();
+
+  constructor(
+    readonly gpu: Gpu,
+    readonly model: ClipModel,
+    readonly image: RgbaImage,
+    /** Class indices of the labels, in CAM channel order. */
+    readonly labels: readonly number[],
+    readonly labelSet: LabelSet,
+    /** [K + M, E]: the K label rows, then the label set's M background rows (L2-normalised). */
+    readonly text: Float32Array,
+    readonly options: SeedOptions,
+    /** Products of the CAM source some wanted stage needs. */
+    readonly products: ReadonlySet<CamProduct>,
+  ) {}
+
+  get width(): number {
+    return this.image.width;
+  }
+  get height(): number {
+    return this.image.height;
+  }
+  /** K: the number of labels. */
+  get classes(): number {
+    return this.labels.length;
+  }
+  /** τ of the CAM label maps: bg = (1 − max)^τ. */
+  get camExponent(): number {
+    return this.options.camExponent ?? 2;
+  }
+
+  /** Takes ownership of a tensor: it is freed when the image's run ends, however it ends. */
+  own<T extends Tensor>(t: T): T {
+    this.owned.push(t);
+    return t;
+  }
+
+  /** A value made once per image and shared by the stages that use it (the image as planes, as RGB bytes, …). */
+  shared<T>(key: string, make: () => T): T {
+    if (!this.memo.has(key)) this.memo.set(key, make());
+    return this.memo.get(key) as T;
+  }
+
+  /** The CAA CAMs; a stage after 'caa' reads them. */
+  caaCams(): Tensor {
+    if (!this.cams) throw new SeedError("the CAA CAMs are read before the 'caa' stage ran");
+    return this.cams;
+  }
+
+  /** Frees every tensor the run owns. */
+  release(): void {
+    this.gpu.release(...this.owned.splice(0));
+  }
+}

@@ -1,0 +1,23 @@
+// 'caa': CLIP-ES's class-aware attention affinity (docs/algorithms.md §3.5): Sinkhorn on the
+// attention affinity, box masks from each CAM, S(S(B ⊙ cam)), min-max, cv2 bilinear to the image,
+// float16 (`attn_highres`). Its CAMs are what the refiners after it and the written .npy files use.
+import { caaHighres, caaRefine, sinkhornAffinity } from '../caa.js';
+import { labelMap } from '../labels.js';
+import type { SeedStage } from '../stage.js';
+
+export const caaStage: SeedStage<'caa', 'none'> = {
+  name: 'caa',
+  refiner: 'none',
+  description: '+ class-aware attention affinity (CAA)',
+  async run(ctx) {
+    const { gpu, options } = ctx;
+    const threshold = options.boxThreshold ?? (ctx.labelSet.name === 'coco' ? 0.7 : 0.4);
+    const transition = ctx.own(await sinkhornAffinity(gpu, ctx.cam.affinity));
+    const { refined } = await caaRefine(gpu, { transition, cams: ctx.cam.cams, camsHost: ctx.cam.camsHost, grid: ctx.cam.grid, threshold, boxes: options.boxes });
+    ctx.own(refined);
+    ctx.cams = ctx.own(await caaHighres(gpu, refined, ctx.cam.grid, [ctx.height, ctx.width]));
+    const map = await labelMap(gpu, ctx.cams, { keys: ctx.labels, background: ctx.camExponent });
+    ctx.camsHost = await gpu.readF32(ctx.cams);
+    return map;
+  },
+};
