@@ -1,0 +1,115 @@
+#!/usr/bin/env node
+// `npm run check:readme`: the figures README.md quotes from committed results files must be those
+// files' values. Each check below names a results file, where README quotes it (a table row and
+// column, or a sentence with {} where the figures stand), and how the figure is formatted. Also:
+// every bench/results/ file README names exists. Prints each mismatch and exits 1 if there is one.
+//
+// A figure added to README from a results file gets a check here; `test/docs/readme.test.ts` runs
+// this in CI.
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
+
+const pct = (fraction) => (100 * fraction).toFixed(2);
+const mib = (bytes) => (bytes / 2 ** 20).toFixed(0);
+const grouped = (n) => Math.round(n).toLocaleString('en-US');
+const stageMiou = (name) => (r) => pct(r.stages.find((s) => s.name === name).scores.miou);
+const sample = (n, get) => (r) => {
+  const s = r.samples.find((x) => x.images === n);
+  if (!s) throw new Error(`no sample at ${n} images`);
+  return get(s);
+};
+
+const WORLD_GRADCAM = 'bench/results/world-report-gradcam-8-2026-12-07.json';
+const WORLD_MASKCLIP = 'bench/results/world-report-maskclip-8-2026-12-07.json';
+const FUZZ = 'bench/results/fuzz-2026-12-06.json';
+const SOAK = 'bench/results/soak-swiftshader-2026-12-06-23-11-24.json';
+const STAGES = ['cam', 'caa', 'crf', 'par', 'rw'];
+
+/**
+ * { file, row, cells: [[column, value]] }: README's table row starting with `row`, its cells
+ * (0 = the first cell after the leading '|') equal to the values.
+ * { file, text, values }: the sentence `text` (whitespace-insensitive) with each {} equal to the value.
+ */
+export const CHECKS = [
+  ...STAGES.map((stage) => ({ file: WORLD_GRADCAM, row: `| ${stage} |`, cells: [[2, stageMiou(stage)]] })),
+  ...STAGES.map((stage) => ({ file: WORLD_MASKCLIP, row: `| ${stage} |`, cells: [[3, stageMiou(stage)]] })),
+  { file: FUZZ, text: '{} inputs (`npm run fuzz -- --seed {}`', values: [(r) => grouped(r.inputs), (r) => String(r.seed)] },
+  { file: FUZZ, text: '{} loads, {} named errors', values: [(r) => grouped(r.loaded), (r) => grouped(r.namedErrors)] },
+  { file: FUZZ, text: 'slowest input {} ms, peak RSS {} MiB', values: [(r) => r.slowestMs.toFixed(0), (r) => mib(r.peakRssBytes)] },
+  ...[100, 300, 500, 700, 900, 1000].map((n) => ({
+    file: SOAK,
+    row: `| ${n} |`,
+    cells: [
+      [1, sample(n, (s) => `${mib(s.poolLiveBytes + s.poolFreeBytes)} MiB`)],
+      [2, sample(n, (s) => `${mib(s.rssBytes)} MiB`)],
+      [3, sample(n, (s) => `${mib(s.heapUsedBytes)} MiB`)],
+      [4, sample(n, (s) => s.msPerImage.toFixed(0))],
+    ],
+  })),
+  {
+    file: SOAK,
+    text: 'are +{} MiB per 1,000 images for the pool, +{} MiB for RSS and +{} MiB for the heap',
+    values: ['pool live + free bytes', 'process RSS', 'JS heap used'].map((k) => (r) => {
+      const v = r.slopesPer1000Images[k] / 2 ** 20;
+      return v < 10 ? v.toFixed(1) : v.toFixed(0);
+    }),
+  },
+];
+
+function escapeRegExp(s) {
+  return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}
+
+/** The mismatches between README and the results files, as sentences. */
+export function checkReadme(readme = readFileSync(join(ROOT, 'README.md'), 'utf8')) {
+  const problems = [];
+  const flat = readme.replace(/\s+/g, ' ');
+  const cache = new Map();
+  const results = (file) => {
+    if (!cache.has(file)) cache.set(file, JSON.parse(readFileSync(join(ROOT, file), 'utf8')));
+    return cache.get(file);
+  };
+  // Names of single files (a pattern such as bench/results/browser-<adapter>-<date>.json is not one).
+  for (const file of new Set(readme.match(/bench\/results\/[A-Za-z0-9._-]+\.(json|html)\b/g) ?? [])) {
+    if (!existsSync(join(ROOT, file))) problems.push(`README names ${file}, which does not exist`);
+  }
+  for (const check of CHECKS) {
+    if (!readme.includes(check.file)) problems.push(`README quotes ${check.file} (${check.row ?? check.text}) but does not name the file`);
+    if (!existsSync(join(ROOT, check.file))) continue;
+    const r = results(check.file);
+    if (check.row) {
+      const rows = readme.split('\n').map((l) => l.trim()).filter((l) => l.startsWith(check.row));
+      if (rows.length === 0) {
+        problems.push(`no README table row starts with '${check.row}' (figures from ${check.file})`);
+        continue;
+      }
+      // A row prefix may open rows of several tables; the check holds if one of them matches.
+      const mismatches = rows.map((row) => {
+        const cells = row.split('|').slice(1, -1).map((c) => c.trim());
+        return check.cells.flatMap(([column, value]) => (cells[column] === value(r) ? [] : [`column ${column} is '${cells[column]}', ${check.file} gives '${value(r)}'`]));
+      });
+      if (!mismatches.some((m) => m.length === 0)) problems.push(`README row '${check.row}': ${mismatches[0].join('; ')}`);
+    } else {
+      const pattern = new RegExp(check.text.split('{}').map((part) => escapeRegExp(part.replace(/\s+/g, ' '))).join('([0-9.,+−-]+)'));
+      const m = pattern.exec(flat);
+      if (!m) {
+        problems.push(`README has no sentence '${check.text}' (figures from ${check.file})`);
+        continue;
+      }
+      check.values.forEach((value, i) => {
+        if (m[i + 1] !== value(r)) problems.push(`README '${check.text}': figure ${i + 1} is '${m[i + 1]}', ${check.file} gives '${value(r)}'`);
+      });
+    }
+  }
+  return problems;
+}
+
+if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
+  const problems = checkReadme();
+  for (const p of problems) console.error(`check:readme: ${p}`);
+  console.log(`check:readme: ${CHECKS.length} figure checks, ${problems.length} problem${problems.length === 1 ? '' : 's'}`);
+  process.exit(problems.length ? 1 : 0);
+}
