@@ -143,7 +143,7 @@ function updateRunButton(): void {
   const ready = document.body.dataset.state === 'ready' || document.body.dataset.state === 'done';
   $<HTMLButtonElement>('run').disabled = !ready || queue.length === 0 || running;
   // Weights and label set stay fixed during a run.
-  for (const id of ['use-world', 'weights-file', 'weights-folder', 'label-set', 'label-set-file']) $<HTMLInputElement>(id).disabled = running;
+  for (const id of ['use-world', 'weights-file', 'weights-folder', 'label-set', 'label-set-file', 'cam-source']) $<HTMLInputElement>(id).disabled = running;
 }
 
 $('run').onclick = () => {
@@ -158,7 +158,7 @@ $('run').onclick = () => {
   setState('running');
   $<HTMLButtonElement>('cancel').disabled = false;
   updateRunButton();
-  send({ type: 'run', items, output: outputDir });
+  send({ type: 'run', items, camSource: $<HTMLSelectElement>('cam-source').value, output: outputDir });
 };
 $('cancel').onclick = () => {
   send({ type: 'cancel' });
@@ -252,6 +252,9 @@ worker.onmessage = (event: MessageEvent<FromWorker>) => {
       $('weights-status').textContent = m.phase;
       break;
     }
+    case 'cam-sources':
+      $('cam-source').replaceChildren(...m.sources.map((c) => Object.assign(document.createElement('option'), { value: c.name, textContent: c.label, title: c.description })));
+      break;
     case 'no-cache':
       setState('no-weights');
       break;

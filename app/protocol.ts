@@ -20,7 +20,8 @@ export type ToWorker =
   | { type: 'restore'; base: string }
   | { type: 'load-weights'; source: WeightSource }
   | { type: 'label-set'; name: 'voc' | 'coco' | 'world' | 'file'; file?: File }
-  | { type: 'run'; items: RunItem[]; output?: FileSystemDirectoryHandle }
+  /** camSource: one of the sources the worker announced ('cam-sources'). */
+  | { type: 'run'; items: RunItem[]; camSource: string; output?: FileSystemDirectoryHandle }
   | { type: 'cancel' }
   | { type: 'zip' };
 
@@ -40,6 +41,8 @@ export interface ImageResult {
 }
 
 export type FromWorker =
+  /** Sent once at start: the CAM sources the pipeline offers, the first the default. */
+  | { type: 'cam-sources'; sources: { name: string; label: string; description: string }[] }
   | { type: 'progress'; phase: string; done?: number; total?: number }
   | { type: 'weights-ready'; name: string; from: 'world' | 'files' | 'cache'; ms: number; bytes: number }
   | { type: 'no-cache' }

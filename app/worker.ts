@@ -3,6 +3,7 @@
 import { zipSync } from 'fflate';
 import {
   BUILTIN_LABELSETS,
+  CAM_SOURCES,
   ClipModel,
   ClipTokenizer,
   decodeSeedImage,
@@ -240,8 +241,10 @@ async function labelsOf(item: RunItem, labelSet: LabelSet): Promise<number[]> {
 /** Whether a run is in progress: weights and label set stay as they are until it ends. */
 let running = false;
 
-async function run(items: RunItem[], output?: FileSystemDirectoryHandle): Promise<void> {
+async function run(items: RunItem[], camSourceName: string, output?: FileSystemDirectoryHandle): Promise<void> {
   if (!pipeline) throw new Error('load weights first');
+  const camSource = CAM_SOURCES.find((c) => c.name === camSourceName)?.name;
+  if (!camSource) throw new Error(`unknown CAM source '${camSourceName}'`);
   const runLabelSet = labelSet;
   cancel = new AbortController();
   const signal = cancel.signal;
@@ -276,7 +279,7 @@ async function run(items: RunItem[], output?: FileSystemDirectoryHandle): Promis
           break;
         }
         const decodeMs = performance.now() - t0;
-        const result = await runPipeline.run(image, labels, { labelSet: runLabelSet, stages: ['cam', 'caa', 'crf'], signal, ...(crfImage ? { crfPixels: crfImage } : {}) });
+        const result = await runPipeline.run(image, labels, { labelSet: runLabelSet, stages: ['cam', 'caa', 'crf'], camSource, signal, ...(crfImage ? { crfPixels: crfImage } : {}) });
         // A cancel that arrived after the last step still abandons the image: nothing of it is kept or written.
         if (signal.aborted) break;
         const t1 = performance.now();
@@ -326,6 +329,8 @@ function zip(): void {
   post({ type: 'zip', blob: new Blob([bytes as Uint8Array<ArrayBuffer>], { type: 'application/zip' }), files: outputs.size });
 }
 
+post({ type: 'cam-sources', sources: CAM_SOURCES.map((c) => ({ name: c.name, label: c.label, description: c.description })) });
+
 self.onmessage = (event: MessageEvent<ToWorker>) => {
   const m = event.data;
   const fail = (scope: 'weights' | 'label-set' | 'run' | 'gpu') => (err: unknown) => post({ type: 'error', scope, message: messageOf(err) });
@@ -347,7 +352,7 @@ self.onmessage = (event: MessageEvent<ToWorker>) => {
     case 'run':
       if (running) break;
       running = true;
-      void run(m.items, m.output)
+      void run(m.items, m.camSource, m.output)
         .catch(fail('run'))
         .finally(() => (running = false));
       break;

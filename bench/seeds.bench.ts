@@ -51,7 +51,8 @@ const USAGE = `usage: npm run bench:seeds -- [options]
   --no-peer         skip the PyTorch peer
   --no-profile      no timestamp queries (no image-encoder / head split)
   --weights PATH    CLIP weights                                           [${DEFAULT_WEIGHTS}]
-  --bpe PATH        BPE vocabulary (the prompts need it)                   [assets/clip/bpe_simple_vocab_16e6.txt.gz]
+  --bpe PATH        BPE vocabulary (the prompts need it)                   [the weights folder's tokenizer, else
+                                                                           assets/clip/bpe_simple_vocab_16e6.txt.gz]
   --python EXE      interpreter for the peer                               [/usr/bin/python3]
   --unsafe          disable Dawn's robustness transform (same as SEEDMASK_UNSAFE=1)
   --out FILE        JSON output (default bench/results/seeds-<adapter>-<date>.json)`;
@@ -72,12 +73,12 @@ function parseArgs(argv: string[]): Cli {
   const f = parseFlags(argv, {
     size: { type: 'string', default: '500x375' }, image: { type: 'string' }, labels: { type: 'string', default: 'cat;cat,dog,sofa' },
     warm: { type: 'string' }, quick: { type: 'boolean' }, 'no-peer': { type: 'boolean' }, 'no-profile': { type: 'boolean' },
-    weights: { type: 'string', default: DEFAULT_WEIGHTS }, bpe: { type: 'string', default: DEFAULT_BPE }, python: { type: 'string', default: '/usr/bin/python3' },
+    weights: { type: 'string', default: DEFAULT_WEIGHTS }, bpe: { type: 'string' }, python: { type: 'string', default: '/usr/bin/python3' },
     unsafe: { type: 'boolean' }, out: { type: 'string' },
   }, USAGE);
   const cli: Cli = {
     width: 0, height: 0, image: f.image, cases: [], warm: numberFlag('warm', f.warm, 0), quick: !!f.quick, peer: !f['no-peer'], profile: !f['no-profile'],
-    weights: f.weights, bpe: f.bpe, python: f.python, unsafe: !!f.unsafe || process.env.SEEDMASK_UNSAFE === '1', out: f.out,
+    weights: f.weights, bpe: f.bpe ?? (existsSync(path.join(f.weights, 'vocab.json')) ? '' : DEFAULT_BPE), python: f.python, unsafe: !!f.unsafe || process.env.SEEDMASK_UNSAFE === '1', out: f.out,
   };
   let size = f.size;
   let labels = f.labels;
@@ -125,6 +126,14 @@ interface CaseResult {
   flops: Record<string, number>;
   peer?: { cold: Record<string, number>; warm: Record<string, Stats> };
   seedsHistogram: Record<string, number>;
+  /** Host↔device traffic of the cold run and of the last warm run (SeedResult.traffic). */
+  traffic: { cold: SeedResult['traffic']; warm: SeedResult['traffic'] };
+}
+
+/** One run's host↔device traffic and host time, in a line. */
+function trafficLine(t: SeedResult['traffic']): string {
+  const kb = (b: number) => `${(b / 1024).toFixed(0)} kB`;
+  return `${t.uploads} uploads (${kb(t.uploadBytes)}), ${t.downloads} read-backs (${kb(t.downloadBytes)}), ${t.submits} submits, ${t.dispatches} dispatches, uniforms ${kb(t.uniformBytes)}; host ${fmtMs(t.hostMs)} ms outside GPU waits (${fmtMs(t.waitMs)} ms waiting)`;
 }
 
 /** Step times of one run, with the head (block + cam) and the no-CRF total added. */
@@ -146,7 +155,7 @@ async function main(): Promise<number> {
     console.error(`${cli.weights} not found. Make the ViT-B/16-sized random test weights with\n  /usr/bin/python3 weights/make_test_weights.py --size vitb16 --out weights/generated/vitb16\nor give real ones with --weights PATH (e.g. OpenAI's ViT-B-16.pt).`);
     return 2;
   }
-  if (!existsSync(cli.bpe)) {
+  if (cli.bpe !== '' && !existsSync(cli.bpe)) {
     console.error(`${cli.bpe} not found: the label prompts need the CLIP BPE vocabulary (--bpe PATH)`);
     return 2;
   }
@@ -173,7 +182,7 @@ async function main(): Promise<number> {
     console.log(`robustness: ${header.robustness}; CPU: ${header.cpu}; node ${header.node}; load average ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}`);
 
     let t0 = performance.now();
-    const model = await ClipModel.load(gpu, cli.weights, { tokenizer: cli.bpe });
+    const model = await ClipModel.load(gpu, cli.weights, cli.bpe === '' ? {} : { tokenizer: cli.bpe });
     const loadMs = performance.now() - t0;
     const vc = model.config.vision;
     console.log(`weights ${cli.weights}: vision ${vc.width}×${vc.layers}/${vc.patch}, text ${model.config.text.width}×${model.config.text.layers}; host load ${fmtMs(loadMs)} ms`);
@@ -228,7 +237,9 @@ async function main(): Promise<number> {
         const name = v === 0 ? 'background' : v === 255 ? 'ignore' : VOC_LABELSET.classes[v - 1]!.name;
         histogram[name] = (histogram[name] ?? 0) + 1;
       }
-      cases.push({ labels, names, coldMs, warm: p50s(runs.length ? runs : [stepTimes(cold)]), flops, seedsHistogram: histogram });
+      cases.push({ labels, names, coldMs, warm: p50s(runs.length ? runs : [stepTimes(cold)]), flops, seedsHistogram: histogram, traffic: { cold: cold.traffic, warm: last.traffic } });
+      console.log(`  traffic, cold: ${trafficLine(cold.traffic)}`);
+      console.log(`  traffic, warm: ${trafficLine(last.traffic)}`);
     }
     await model.destroy();
 

@@ -26,7 +26,11 @@ const WORLD_GRADCAM = 'bench/results/world-report-gradcam-8-2026-12-07.json';
 const WORLD_MASKCLIP = 'bench/results/world-report-maskclip-8-2026-12-07.json';
 const FUZZ = 'bench/results/fuzz-2026-12-06.json';
 const SOAK = 'bench/results/soak-swiftshader-2026-12-06-23-11-24.json';
+const SEEDS = 'bench/results/seeds-swiftshader-2026-11-21-17-29-57.json';
+const SEEDS_TRAFFIC = 'bench/results/seeds-world-clip-swiftshader-2026-12-07.json';
+const SOAK_BROWSER = 'bench/results/soak-browser-swiftshader-2026-12-07-00-50-18.json';
 const STAGES = ['cam', 'caa', 'crf', 'par', 'rw'];
+const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor((xs.length - 1) / 2)];
 
 /**
  * { file, row, cells: [[column, value]] }: README's table row starting with `row`, its cells
@@ -49,6 +53,34 @@ export const CHECKS = [
       [4, sample(n, (s) => s.msPerImage.toFixed(0))],
     ],
   })),
+  {
+    file: SEEDS,
+    text: 'Per token row that is {} ms against {} ms',
+    values: [(r) => (r.text.warm.p50 / 392).toFixed(1), (r) => (median(r.peer.text.warm_ms) / (r.peer.text.prompts * r.peer.text.context)).toFixed(2)],
+  },
+  {
+    file: SOAK_BROWSER,
+    text: 'a slope of +{} MiB per 1,000 images after warm-up',
+    values: [(r) => (r.slopesPer1000Images['pool live + free bytes'] / 2 ** 20).toFixed(1)],
+  },
+  {
+    file: SOAK_BROWSER,
+    text: 'with a slope of +{} MiB per 1,000 images over images 250–1000 (it was {} MiB at 250 images and {} MiB at 1,000)',
+    values: [
+      (r) => (r.slopesPer1000Images['JS heap used'] / 2 ** 20).toFixed(1),
+      sample(250, (s) => (s.heapUsedBytes / 2 ** 20).toFixed(1)),
+      sample(1000, (s) => (s.heapUsedBytes / 2 ** 20).toFixed(1)),
+    ],
+  },
+  {
+    file: SEEDS_TRAFFIC,
+    text: '{} uploads ({} kB), {} read-backs ({} kB), {} submits, {} dispatches. The host spent {} ms',
+    values: [
+      (r) => String(r.cases[1].traffic.warm.uploads), (r) => (r.cases[1].traffic.warm.uploadBytes / 1024).toFixed(0),
+      (r) => String(r.cases[1].traffic.warm.downloads), (r) => (r.cases[1].traffic.warm.downloadBytes / 1024).toFixed(0),
+      (r) => String(r.cases[1].traffic.warm.submits), (r) => String(r.cases[1].traffic.warm.dispatches), (r) => r.cases[1].traffic.warm.hostMs.toFixed(0),
+    ],
+  },
   {
     file: SOAK,
     text: 'are +{} MiB per 1,000 images for the pool, +{} MiB for RSS and +{} MiB for the heap',

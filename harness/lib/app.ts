@@ -36,6 +36,12 @@ export async function chooseLabelSet(page: Page, name: 'voc' | 'coco' | 'world')
   await page.waitForFunction((n: string) => document.getElementById('label-set-status')!.textContent!.includes(n === 'world' ? 'seedmask-world' : n), { timeout: 30_000 }, name);
 }
 
+/** Picks where the CAMs come from ('gradcam', 'maskclip'); the worker fills the list when it starts. */
+export async function chooseCamSource(page: Page, name: string): Promise<void> {
+  await page.waitForFunction((n: string) => Array.from(document.querySelectorAll('#cam-source option')).some((o) => (o as HTMLOptionElement).value === n), { timeout: 30_000 }, name);
+  await page.select('#cam-source', name);
+}
+
 /** Loads weights with the world button, or through the folder input (a folder path) or the file input; returns the load time the page shows. */
 export async function loadWeights(page: Page, source: 'world' | { folder: string } | { file: string }): Promise<{ ms: number; from: string }> {
   if (source === 'world') await page.click('#use-world');

@@ -37,6 +37,30 @@ function bufferId(b: GPUBuffer): number {
   return id;
 }
 
+/** Host↔device traffic counters of a Gpu (see {@link Gpu.trafficCounters}). */
+export interface GpuTraffic {
+  /** Host → device data writes (uploads into tensors), and their bytes. */
+  uploads: number;
+  uploadBytes: number;
+  /** Device → host read-backs, and their bytes. */
+  downloads: number;
+  downloadBytes: number;
+  /** Bytes of kernel uniforms written (one write per submit). */
+  uniformBytes: number;
+  /** Command buffers submitted. */
+  submits: number;
+  /** Compute dispatches recorded. */
+  dispatches: number;
+  /** Milliseconds the host awaited the GPU (queue drained, read-backs mapped). */
+  waitMs: number;
+}
+
+/** The traffic between a snapshot of {@link Gpu.trafficCounters} and now. */
+export function trafficSince(gpu: Gpu, before: Readonly<GpuTraffic>): GpuTraffic {
+  const now = gpu.trafficCounters;
+  return Object.fromEntries(Object.entries(now).map(([k, v]) => [k, v - before[k as keyof GpuTraffic]])) as unknown as GpuTraffic;
+}
+
 export class Gpu {
   /** The adapter description, enabled features and device limits that kernels specialise on. */
   readonly traits: DeviceTraits;
@@ -59,6 +83,7 @@ export class Gpu {
   private lostReason: string | null = null;
   private profilingOn = false;
   private dispatched = 0;
+  private readonly traffic: GpuTraffic = { uploads: 0, uploadBytes: 0, downloads: 0, downloadBytes: 0, uniformBytes: 0, submits: 0, dispatches: 0, waitMs: 0 };
   private querySet: GPUQuerySet | null = null;
   private queryKernels: string[] = [];
   private readonly queryCapacity = 512;
@@ -146,6 +171,17 @@ export class Gpu {
     if (padded !== bytes) padded.set(bytes);
     if (t.byteOffset + padded.byteLength > t.buffer.size) throw new GpuError(`write: ${t} needs a 4-byte-padded buffer`);
     this.device.queue.writeBuffer(t.buffer, t.byteOffset, padded.buffer, padded.byteOffset, padded.byteLength);
+    this.traffic.uploads++;
+    this.traffic.uploadBytes += padded.byteLength;
+  }
+
+  /**
+   * Host↔device traffic since the device opened: data uploads and read-backs (count and bytes),
+   * uniform bytes, submits, dispatches, and milliseconds the host spent waiting for the GPU (in
+   * read and sync). Take two snapshots and subtract ({@link trafficSince}).
+   */
+  get trafficCounters(): Readonly<GpuTraffic> {
+    return { ...this.traffic, dispatches: this.dispatched };
   }
 
   /** Returns the tensors' buffers to the pool for reuse; the tensors must not be used afterwards. */
@@ -162,7 +198,10 @@ export class Gpu {
     const encoder = this.takeEncoder();
     encoder.copyBufferToBuffer(t.buffer, t.byteOffset, staging, 0, staging.size);
     this.submit(encoder);
+    this.traffic.downloads++;
+    this.traffic.downloadBytes += bytes;
     await this.sync();
+    const waitStart = performance.now();
     try {
       try {
         await staging.mapAsync(1 /* GPUMapMode.READ */);
@@ -172,6 +211,7 @@ export class Gpu {
         this.assertAlive('read');
         throw err;
       }
+      this.traffic.waitMs += performance.now() - waitStart;
       const copy = staging.getMappedRange().slice(0, bytes);
       staging.unmap();
       return fromBytes(copy, t.dtype);
@@ -470,6 +510,8 @@ export class Gpu {
     this.device.pushErrorScope('out-of-memory');
     this.device.pushErrorScope('validation');
     if (this.uniformCursor > 0) this.device.queue.writeBuffer(this.uniformArena, 0, this.uniformMirror, 0, this.uniformCursor);
+    this.traffic.uniformBytes += this.uniformCursor;
+    this.traffic.submits++;
     this.device.queue.submit([encoder.finish()]);
     this.pool.destroyEvicted();
     this.encoder = null;
@@ -500,8 +542,10 @@ export class Gpu {
     this.flush();
     const checks = this.pendingChecks;
     this.pendingChecks = [];
+    const waitStart = performance.now();
     await this.device.queue.onSubmittedWorkDone();
     await Promise.all(checks);
+    this.traffic.waitMs += performance.now() - waitStart;
     this.assertAlive('sync');
     if (this.errors.length) {
       const errs = this.errors.splice(0);

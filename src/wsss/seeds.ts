@@ -24,7 +24,7 @@
 // BGR − mean image by default ('clip-es', parity with the published numbers; 'rgb' is the
 // better-behaved alternative, §8.14); boxes keep the edge-clipping quirk by default (§8.8).
 
-import type { Gpu } from '../gpu/context.js';
+import { trafficSince, type Gpu, type GpuTraffic } from '../gpu/context.js';
 import type { RgbaImage } from '../io/image.js';
 import type { ClipModel } from '../models/clip/model.js';
 import type { BoxMode } from './caa.js';
@@ -117,6 +117,12 @@ export interface SeedResult {
   timings: Record<string, number>;
   /** With `profile`: FLOPs of the profiled Grad-CAM stages (keys as in `timings`: gradcam.vision, …). */
   flops?: Record<string, number>;
+  /**
+   * Host↔device traffic of the run (uploads, read-backs, submits, dispatches; other work on the same
+   * device at the same time is counted too) and `hostMs`: the run's wall time minus the time it
+   * spent waiting for the GPU (on a CPU WebGPU driver the GPU's work runs on the host's cores too).
+   */
+  traffic: GpuTraffic & { hostMs: number };
 }
 
 /** Reusable pipeline for one model: text embeddings and compiled graphs are cached across images. */
@@ -136,6 +142,7 @@ export class SeedPipeline {
    */
   async run(image: RgbaImage, labelsIn: readonly number[] | string, options: SeedOptions = {}): Promise<SeedResult> {
     const start = performance.now();
+    const before = this.gpu.trafficCounters;
     const signal = options.signal;
     signal?.throwIfAborted();
     const gpu = this.gpu;
@@ -183,9 +190,10 @@ export class SeedPipeline {
       }
       const flops = ctx.cam.flops ? Object.fromEntries(Object.entries(ctx.cam.flops).map(([k, v]) => [`${source.name}.${k}`, v])) : undefined;
       timings.total = performance.now() - start;
+      const traffic = trafficSince(gpu, before);
       return {
         width: W, height: H, labels, grid: ctx.cam.grid, probs: ctx.cam.probs, gridCams: ctx.cam.camsHost, cams: ctx.camsHost!, seeds: maps[seedStage]!,
-        stages: maps, timings, flops,
+        stages: maps, timings, flops, traffic: { ...traffic, hostMs: timings.total - traffic.waitMs },
       };
     } finally {
       ctx.release();

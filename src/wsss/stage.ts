@@ -46,6 +46,8 @@ export type CamProduct = 'features';
 /** Makes the grid CAMs of one image. */
 export interface CamSource<Name extends string = string> {
   readonly name: Name;
+  /** A short display name ('Grad-CAM (CLIP-ES)'). */
+  readonly label: string;
   /** One line for help texts and reports. */
   readonly description: string;
   run(ctx: SeedContext): Promise<CamMaps>;

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { unzipSync } from 'fflate';
 import type { Browser, Page } from 'puppeteer-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { addImages, buildApp, chooseLabelSet, downloadZip, errorText, loadWeights, longTasks, openApp, runSeeds, waitState } from '../../harness/lib/app.js';
+import { addImages, buildApp, chooseCamSource, chooseLabelSet, downloadZip, errorText, loadWeights, longTasks, openApp, runSeeds, waitState } from '../../harness/lib/app.js';
 import { launchChromium, serveStatic } from '../../harness/lib/browser.js';
 import { run as seedsCli } from '../../src/cli/seeds.js';
 import { vocLayout } from '../../src/io/voc.js';
@@ -129,6 +129,30 @@ describe('the browser app', () => {
       const names = Object.keys(zip).sort();
       expect(names).toEqual(images.flatMap((i) => [`${i.id}.png`, `${i.id}.overlay.png`, ...i.labels.split(', ').map((l) => `${i.id}.cam.${l}.npy`)]).sort());
       for (const name of names) expect(Buffer.from(zip[name]!).equals(readFileSync(join(cliOut, name))), name).toBe(true);
+    } finally {
+      await fresh.close();
+    }
+  });
+
+  it('makes MaskCLIP seeds when asked, the same bytes as `seedmask seeds --cam maskclip`', async () => {
+    const image = images[1]!;
+    const cliOutMaskClip = join(dir, 'cli-maskclip');
+    const code = await seedsCli(['--weights', join(ROOT, 'weights', 'world-clip'), '--labelset', join(dir, 'world', 'labelset.json'), '--labels', image.labels, '--cam', 'maskclip', image.path, '-o', cliOutMaskClip]);
+    expect(code, io.stderr).toBe(0);
+    const fresh = await browser.newPage();
+    try {
+      await openApp(fresh, url);
+      await chooseLabelSet(fresh, 'world');
+      await loadWeights(fresh, 'world');
+      await chooseCamSource(fresh, 'maskclip');
+      await addImages(fresh, [image]);
+      expect(await runSeeds(fresh)).toMatch(/^1 done, 0 skipped, 0 failed/);
+      const zip = unzipSync(new Uint8Array(readFileSync(await downloadZip(fresh, join(dir, 'download-maskclip')))));
+      const names = Object.keys(zip).sort();
+      expect(names).toContain(`${image.id}.png`);
+      for (const name of names) expect(Buffer.from(zip[name]!).equals(readFileSync(join(cliOutMaskClip, name))), name).toBe(true);
+      // And they are not Grad-CAM's seeds.
+      expect(Buffer.from(zip[`${image.id}.png`]!).equals(readFileSync(join(cliOut, `${image.id}.png`)))).toBe(false);
     } finally {
       await fresh.close();
     }

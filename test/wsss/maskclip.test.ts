@@ -138,6 +138,16 @@ describe('MaskCLIP as the CAM source of the seed pipeline (world CLIP)', () => {
       expect(Array.from(b.stages[stage as keyof typeof b.stages]!), stage).toEqual(Array.from(map!));
     }
     expect(a.timings.maskclip).toBeGreaterThan(0);
+    // The run's traffic: the image goes up, the CAMs and maps come back, in several submits.
+    for (const r of [a, b]) {
+      expect(r.traffic.uploads).toBeGreaterThanOrEqual(1);
+      expect(r.traffic.uploadBytes).toBeGreaterThanOrEqual(image.width * image.height * 4);
+      expect(r.traffic.downloads).toBeGreaterThanOrEqual(Object.keys(r.stages).length);
+      expect(r.traffic.submits).toBeGreaterThanOrEqual(1);
+      expect(r.traffic.dispatches).toBeGreaterThan(20);
+      expect(r.traffic.hostMs).toBeGreaterThanOrEqual(0);
+      expect(r.traffic.hostMs + r.traffic.waitMs).toBeCloseTo(r.timings.total!, 6);
+    }
     expect(a.timings.gradcam).toBeUndefined();
 
     // The grid CAMs are MaskCLIP's: equal to a direct MaskCLIP pass, and not Grad-CAM's.

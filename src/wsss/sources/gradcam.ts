@@ -5,6 +5,7 @@ import type { CamSource } from '../stage.js';
 
 export const gradCamSource: CamSource<'gradcam'> = {
   name: 'gradcam',
+  label: 'Grad-CAM (CLIP-ES)',
   description: 'CLIP-ES’s softmax Grad-CAM over the labels and background prompts',
   async run(ctx) {
     const gc = await gradCam(ctx.model, { rgba: ctx.image.data, height: ctx.height, width: ctx.width }, ctx.text, ctx.classes, {

@@ -197,6 +197,7 @@ export async function maskClip(model: ClipModel, rgba: RgbaImage, text: Float32A
 
 export const maskClipSource: CamSource<'maskclip'> = {
   name: 'maskclip',
+  label: 'MaskCLIP',
   description: 'MaskCLIP: the last block’s value path per patch, scored against the labels and background prompts',
   async run(ctx) {
     const r = await maskClip(ctx.model, ctx.image, ctx.text, ctx.classes, { caaLayers: ctx.options.caaLayers ?? DEFAULT_CAA_LAYERS, scores: false, features: ctx.products.has('features') });
