@@ -43,7 +43,6 @@ from __future__ import annotations
 import argparse
 import hashlib
 import importlib.util
-import json
 import os
 import sys
 
@@ -54,7 +53,6 @@ sys.dont_write_bytecode = True
 ROOT = os.path.abspath(os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 sys.path.insert(0, os.path.join(ROOT, "weights"))
 import clip_es_torch as ces  # noqa: E402
-from torch_clip import build_clip  # noqa: E402
 
 _spec = importlib.util.spec_from_file_location("make_clip_golden", os.path.join(ROOT, "test", "fixtures", "clip", "make_clip_golden.py"))
 mcg = importlib.util.module_from_spec(_spec)
@@ -101,11 +99,7 @@ def main() -> None:
     weights_path = args.weights or preset["weights"]
     out_path = args.out or preset["out"]
     torch.manual_seed(0)
-    sd = torch.load(os.path.join(ROOT, weights_path), map_location="cpu")
-    cfg = mcg.config_from_state_dict(sd)
-    model = build_clip(cfg)
-    model.load_state_dict({k: v.float() for k, v in sd.items()}, strict=True)
-    model.float().eval()
+    cfg, model = mcg.load_model(os.path.join(ROOT, weights_path))
     for p in model.parameters():
         p.requires_grad_(False)
 
@@ -145,15 +139,8 @@ def main() -> None:
               f"cam max {[float(c.max()) for c in cams]}, cam>0 {[int((c > 0).sum()) for c in cams]}/{gh * gw}, "
               f"torch32 NMSE {case['cams_torch32_nmse']}", file=sys.stderr)
 
-    index, offset, blobs = {}, 0, []
-    for name, a in arrays.items():
-        b = a.astype("<f4").tobytes()
-        index[name] = {"shape": list(a.shape), "offset": offset}
-        offset += len(b)
-        blobs.append(b)
-    blob = b"".join(blobs)
-    with open(os.path.join(ROOT, weights_path), "rb") as f:
-        weights_sha = hashlib.sha256(f.read()).hexdigest()
+    blob, index = mcg.pack_arrays(arrays)
+    weights_sha = mcg.sha256_file(os.path.join(ROOT, weights_path))
     header = {
         "generator": "weights/make_gradcam_goldens.py",
         "torch": torch.__version__,
@@ -169,13 +156,7 @@ def main() -> None:
         "cases": cases,
         "arrays": index,
     }
-    out = os.path.join(ROOT, out_path)
-    os.makedirs(os.path.dirname(out), exist_ok=True)
-    with open(out + ".bin", "wb") as f:
-        f.write(blob)
-    with open(out + ".json", "w") as f:
-        json.dump(header, f, indent=1)
-        f.write("\n")
+    mcg.write_golden(os.path.join(ROOT, out_path), header, blob)
     print(f"wrote {out_path}.json and {out_path}.bin ({len(blob)} bytes)", file=sys.stderr)
 
 

@@ -38,7 +38,6 @@ from __future__ import annotations
 
 import hashlib
 import importlib.util
-import json
 import os
 import sys
 
@@ -50,7 +49,6 @@ sys.dont_write_bytecode = True
 ROOT = os.path.abspath(os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 sys.path.insert(0, os.path.join(ROOT, "weights"))
 import clip_es_torch as ces  # noqa: E402
-from torch_clip import build_clip  # noqa: E402
 
 _spec = importlib.util.spec_from_file_location("make_clip_golden", os.path.join(ROOT, "test", "fixtures", "clip", "make_clip_golden.py"))
 mcg = importlib.util.module_from_spec(_spec)
@@ -113,11 +111,7 @@ def minmax_twice_rows(x: torch.Tensor) -> torch.Tensor:
 
 def main() -> None:
     torch.manual_seed(0)
-    sd = torch.load(os.path.join(ROOT, WEIGHTS), map_location="cpu")
-    cfg = mcg.config_from_state_dict(sd)
-    model = build_clip(cfg)
-    model.load_state_dict({k: v.float() for k, v in sd.items()}, strict=True)
-    model.float().eval()
+    cfg, model = mcg.load_model(os.path.join(ROOT, WEIGHTS))
     arrays: "dict[str, np.ndarray]" = {}
 
     def put(name: str, t: torch.Tensor) -> str:
@@ -150,27 +144,14 @@ def main() -> None:
             })
             print(f"case {name}: grid {grid}, K={k}, M={m}, probs {probs.tolist()}, zero-shot labels {sorted(set(zeroshot.flatten().int().tolist()))}, near ties {near_ties}", file=sys.stderr)
 
-    index, offset, blobs = {}, 0, []
-    for name, a in arrays.items():
-        b = a.astype("<f4").tobytes()
-        index[name] = {"shape": list(a.shape), "offset": offset}
-        offset += len(b)
-        blobs.append(b)
-    blob = b"".join(blobs)
-    with open(os.path.join(ROOT, WEIGHTS), "rb") as f:
-        weights_sha = hashlib.sha256(f.read()).hexdigest()
+    blob, index = mcg.pack_arrays(arrays)
+    weights_sha = mcg.sha256_file(os.path.join(ROOT, WEIGHTS))
     header = {
         "generator": "weights/make_maskclip_goldens.py", "torch": torch.__version__, "numpy": np.__version__,
         "weights": WEIGHTS, "weights_sha256": weights_sha, "logit_scale": float(model.logit_scale),
         "bin_bytes": len(blob), "bin_sha256": hashlib.sha256(blob).hexdigest(), "cases": cases, "arrays": index,
     }
-    out = os.path.join(ROOT, OUT)
-    os.makedirs(os.path.dirname(out), exist_ok=True)
-    with open(out + ".bin", "wb") as f:
-        f.write(blob)
-    with open(out + ".json", "w") as f:
-        json.dump(header, f, indent=1)
-        f.write("\n")
+    mcg.write_golden(os.path.join(ROOT, OUT), header, blob)
     print(f"wrote {OUT}.json and {OUT}.bin ({len(blob)} bytes)", file=sys.stderr)
 
 

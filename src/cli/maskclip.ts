@@ -15,6 +15,7 @@ import { LabelSetError, loadLabelSet } from '../wsss/labelset.js';
 import { overlayLabels } from '../wsss/overlay.js';
 import { maskClipLabels } from '../wsss/sources/maskclip.js';
 import { parseArgs, requiredOption, UsageError } from './args.js';
+import { eachImage } from './images.js';
 
 const USAGE = `usage:
   seedmask maskclip --weights W IMAGE... -o OUT [--labelset S] [--tokenizer PATH] [--no-overlay] [--json]
@@ -47,27 +48,19 @@ export async function run(argv: string[]): Promise<number> {
     const tokenizer = args.values.get('--tokenizer');
     const model = await ClipModel.load(gpu, weights, tokenizer === undefined ? {} : { tokenizer });
     await mkdir(out, { recursive: true });
-    const results: unknown[] = [];
-    let failed = 0;
-    for (const path of args.positional) {
-      try {
-        const image = await readImage(path);
-        const r = await maskClipLabels(model, image, labelSet);
-        const base = join(out, basename(path, extname(path)));
-        const map = { width: r.width, height: r.height, data: r.labels };
-        if (!args.flags.has('--no-overlay')) await writeFileAtomic(`${base}.overlay.png`, encodePng(overlayLabels(image, map)));
-        await writeFileAtomic(`${base}.png`, encodeLabelPng(map));
-        const found = [...new Set(r.labels)].filter((v) => v > 0).sort((a, b) => a - b).map((v) => labelSet.classes[v - 1]!.name);
-        if (args.flags.has('--json')) results.push({ image: path, file: `${base}.png`, width: r.width, height: r.height, grid: r.grid, classes: found, timings: r.timings });
-        else process.stdout.write(`${path}: ${r.width}×${r.height}, grid ${r.grid.join('×')} → ${base}.png (${found.join(', ') || 'background only'}; ${r.timings.total!.toFixed(0)} ms)\n`);
-      } catch (err) {
-        if (!(err instanceof IoError)) throw err;
-        failed++;
-        process.stderr.write(`seedmask maskclip: ${err.message}\n`);
-      }
-    }
-    if (args.flags.has('--json')) process.stdout.write(`${JSON.stringify(results, null, 2)}\n`);
-    return failed > 0 ? 1 : 0;
+    return await eachImage('maskclip', args.positional, args.flags.has('--json'), async (path) => {
+      const image = await readImage(path);
+      const r = await maskClipLabels(model, image, labelSet);
+      const base = join(out, basename(path, extname(path)));
+      const map = { width: r.width, height: r.height, data: r.labels };
+      if (!args.flags.has('--no-overlay')) await writeFileAtomic(`${base}.overlay.png`, encodePng(overlayLabels(image, map)));
+      await writeFileAtomic(`${base}.png`, encodeLabelPng(map));
+      const found = [...new Set(r.labels)].filter((v) => v > 0).sort((p, q) => p - q).map((v) => labelSet.classes[v - 1]!.name);
+      return {
+        record: { image: path, file: `${base}.png`, width: r.width, height: r.height, grid: r.grid, classes: found, timings: r.timings },
+        line: `${path}: ${r.width}×${r.height}, grid ${r.grid.join('×')} → ${base}.png (${found.join(', ') || 'background only'}; ${r.timings.total!.toFixed(0)} ms)`,
+      };
+    });
   } catch (err) {
     if (err instanceof UsageError) {
       process.stderr.write(`seedmask maskclip: ${err.message}\n\n${USAGE}`);

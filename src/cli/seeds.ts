@@ -12,6 +12,7 @@ import { LabelSetError, loadLabelSet, parseLabels, type LabelSet } from '../wsss
 import { writeSeedOutputs } from '../wsss/outputs.js';
 import { CAM_SOURCES, SEED_STAGES } from '../wsss/registry.js';
 import { CAM_SOURCE_NAMES, REFINERS, SeedPipeline, STAGES, type CamSourceName, type Refiner, type SeedOptions, type Stage } from '../wsss/seeds.js';
+import { eachImage } from './images.js';
 import { integerOption, parseArgs, requiredOption, UsageError, type ParsedArgs } from './args.js';
 
 const USAGE = `usage:
@@ -85,25 +86,17 @@ export async function run(argv: string[]): Promise<number> {
     if (dataset !== undefined) return await runDatasetCommand(args, pipeline, dataset, out, labelSet, seedOptions, recover);
 
     await mkdir(out, { recursive: true });
-    const results: unknown[] = [];
-    let failed = 0;
-    for (const path of args.positional) {
-      try {
-        const { image, crfImage } = await readSeedImage(path);
-        const result = await pipeline.run(image, labels, crfImage ? { ...seedOptions, crfPixels: crfImage } : seedOptions);
-        const base = join(out, basename(path, extname(path)));
-        const files = await writeSeedOutputs(base, image, result, labelSet, { cams: !args.flags.has('--no-cams'), overlay: !args.flags.has('--no-overlay') });
-        const timing = Object.entries(result.timings).map(([k, v]) => `${k} ${v.toFixed(0)} ms`).join(', ');
-        if (args.flags.has('--json')) results.push({ image: path, files, width: result.width, height: result.height, grid: result.grid, probabilities: Array.from(result.probs.subarray(0, labels.length)), timings: result.timings });
-        else process.stdout.write(`${path}: ${result.width}×${result.height}, grid ${result.grid.join('×')} → ${base}.png (${timing})\n`);
-      } catch (err) {
-        if (!(err instanceof IoError)) throw err;
-        failed++;
-        process.stderr.write(`seedmask seeds: ${err.message}\n`);
-      }
-    }
-    if (args.flags.has('--json')) process.stdout.write(`${JSON.stringify(results, null, 2)}\n`);
-    return failed > 0 ? 1 : 0;
+    return await eachImage('seeds', args.positional, args.flags.has('--json'), async (path) => {
+      const { image, crfImage } = await readSeedImage(path);
+      const result = await pipeline.run(image, labels, crfImage ? { ...seedOptions, crfPixels: crfImage } : seedOptions);
+      const base = join(out, basename(path, extname(path)));
+      const files = await writeSeedOutputs(base, image, result, labelSet, { cams: !args.flags.has('--no-cams'), overlay: !args.flags.has('--no-overlay') });
+      const timing = Object.entries(result.timings).map(([k, v]) => `${k} ${v.toFixed(0)} ms`).join(', ');
+      return {
+        record: { image: path, files, width: result.width, height: result.height, grid: result.grid, probabilities: Array.from(result.probs.subarray(0, labels.length)), timings: result.timings },
+        line: `${path}: ${result.width}×${result.height}, grid ${result.grid.join('×')} → ${base}.png (${timing})`,
+      };
+    });
   } catch (err) {
     if (err instanceof UsageError) {
       process.stderr.write(`seedmask seeds: ${err.message}\n\n${USAGE}`);
