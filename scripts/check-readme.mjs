@@ -40,6 +40,12 @@ const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor((xs.length - 1) 
 export const CHECKS = [
   ...STAGES.map((stage) => ({ file: WORLD_GRADCAM, row: `| ${stage} |`, cells: [[2, stageMiou(stage)]] })),
   ...STAGES.map((stage) => ({ file: WORLD_MASKCLIP, row: `| ${stage} |`, cells: [[3, stageMiou(stage)]] })),
+  {
+    file: WORLD_GRADCAM,
+    text: 'here, {} ms per image with every stage (Grad-CAM {} ms, CRF {} ms, PAR {} ms;',
+    values: ['total', 'gradcam', 'crf', 'par'].map((k) => (r) => r.timings[k].toFixed(0)),
+  },
+  { file: WORLD_MASKCLIP, text: 'it is {} ms per image (MaskCLIP {} ms;', values: ['total', 'maskclip'].map((k) => (r) => r.timings[k].toFixed(0)) },
   { file: FUZZ, text: '{} inputs (`npm run fuzz -- --seed {}`', values: [(r) => grouped(r.inputs), (r) => String(r.seed)] },
   { file: FUZZ, text: '{} loads, {} named errors', values: [(r) => grouped(r.loaded), (r) => grouped(r.namedErrors)] },
   { file: FUZZ, text: 'slowest input {} ms, peak RSS {} MiB', values: [(r) => r.slowestMs.toFixed(0), (r) => mib(r.peakRssBytes)] },
