@@ -309,6 +309,13 @@ worker.onmessage = (event: MessageEvent<FromWorker>) => {
       $<HTMLButtonElement>('download').disabled = results.size === 0;
       $('run-status').textContent = `${m.done} done, ${m.skipped} skipped, ${m.failed} failed${m.cancelled ? ', cancelled' : ''}${m.deviceLosses ? `, ${m.deviceLosses} GPU device loss${m.deviceLosses > 1 ? 'es' : ''} recovered` : ''} in ${(m.ms / 1000).toFixed(1)} s`;
       setState('done');
+      if (m.error) {
+        showError(m.error);
+        // The device went and took the model with it: weights must be loaded again.
+        $('weights-status').textContent = 'no weights loaded (the GPU device was lost)';
+        delete $('weights-status').dataset.ms;
+        setState('no-weights');
+      }
       updateRunButton();
       break;
     case 'zip': {
@@ -328,6 +335,8 @@ worker.onmessage = (event: MessageEvent<FromWorker>) => {
       }
       if (m.scope === 'run') {
         running = false;
+        $<HTMLButtonElement>('cancel').disabled = true;
+        $<HTMLButtonElement>('download').disabled = results.size === 0;
         setState('done');
       }
       updateRunButton();

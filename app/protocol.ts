@@ -53,6 +53,7 @@ export type FromWorker =
   | { type: 'image-failed'; id: number; name: string; message: string }
   /** The GPU device was lost and the weights were loaded again on a new one (ms: how long that took). */
   | { type: 'device-restored'; ms: number }
-  | { type: 'run-done'; done: number; skipped: number; failed: number; deviceLosses: number; cancelled: boolean; ms: number }
+  /** error: the GPU device was lost and could not be replaced, which ended the run (the weights are gone with it). */
+  | { type: 'run-done'; done: number; skipped: number; failed: number; deviceLosses: number; cancelled: boolean; ms: number; error?: string }
   | { type: 'zip'; blob: Blob; files: number }
   | { type: 'error'; scope: 'weights' | 'label-set' | 'run' | 'gpu'; message: string };

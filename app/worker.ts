@@ -133,13 +133,19 @@ async function loadModel(files: WeightFiles, from: 'world' | 'files' | 'cache'):
   post({ type: 'weights-ready', name: files.weights.name, from, ms: performance.now() - start, bytes: files.weights.size });
 }
 
+/** Errors that say what is wrong with an input or a request, never with the device. */
+const INPUT_ERRORS = new Set(['IoError', 'LabelSetError', 'SeedError', 'ImageRefusal', 'DecoderUnavailable', 'AbortError']);
+
 /**
- * Whether the GPU device is lost. The error that reports a loss can arrive a little before the
- * device's `lost` promise settles, so a failed image waits briefly for it.
+ * Whether the GPU device is lost. The error that reports a loss can arrive before the device's
+ * `lost` promise settles, so after any other error this waits for it up to a second.
  */
-async function deviceLost(): Promise<boolean> {
-  for (let i = 0; i < 10 && gpu && !gpu.lost; i++) await new Promise((resolve) => setTimeout(resolve, 10));
-  return gpu?.lost ?? false;
+async function deviceLost(err: unknown): Promise<boolean> {
+  if (!gpu) return false;
+  if (gpu.lost) return true;
+  if (err instanceof Error && INPUT_ERRORS.has(err.name)) return false;
+  await Promise.race([gpu.device.lost, new Promise((resolve) => setTimeout(resolve, 1000))]);
+  return gpu.lost;
 }
 
 /** A new device and the same weights on it, after the old device was lost; the pipeline to go on with. */
@@ -244,7 +250,7 @@ let running = false;
 async function run(items: RunItem[], camSourceName: string, output?: FileSystemDirectoryHandle): Promise<void> {
   if (!pipeline) throw new Error('load weights first');
   const camSource = CAM_SOURCES.find((c) => c.name === camSourceName)?.name;
-  if (!camSource) throw new Error(`unknown CAM source '${camSourceName}'`);
+  if (!camSource) throw new Error(`unknown CAM source '${camSourceName}' (${CAM_SOURCES.map((c) => c.name).join(', ')})`);
   const runLabelSet = labelSet;
   cancel = new AbortController();
   const signal = cancel.signal;
@@ -253,14 +259,24 @@ async function run(items: RunItem[], camSourceName: string, output?: FileSystemD
   let skipped = 0;
   let failed = 0;
   let deviceLosses = 0;
-  // A device lost since the last run (a driver reset, the browser taking the GPU back) is replaced first.
-  if (gpu?.lost) {
+  /** Set when the device was lost and could not be replaced: the run ends there. */
+  let fatal: string | undefined;
+  /** A new device and model after a loss; false (and `fatal` set) when that fails. */
+  const recover = async (): Promise<boolean> => {
     deviceLosses++;
-    await recoverDevice();
-  }
+    try {
+      runPipeline = await recoverDevice();
+      return true;
+    } catch (err) {
+      fatal = messageOf(err);
+      return false;
+    }
+  };
   let runPipeline = pipeline;
+  // A device lost since the last run (a driver reset, the browser taking the GPU back) is replaced first.
+  if (gpu?.lost && !(await recover())) items = [];
   for (const item of items) {
-    if (signal.aborted) break;
+    if (signal.aborted || fatal) break;
     const name = item.name.replace(/\.[^.]*$/, '');
     if (output && (await exists(output, `${name}.png`))) {
       skipped++;
@@ -306,19 +322,22 @@ async function run(items: RunItem[], camSourceName: string, output?: FileSystemD
         break;
       } catch (err) {
         if (signal.aborted) break;
-        if (attempt === 0 && (await deviceLost())) {
-          deviceLosses++;
-          // A device that cannot be replaced ends the run: every later image would fail the same way.
-          runPipeline = await recoverDevice();
-          continue;
+        const lost = await deviceLost(err);
+        // Every loss is replaced at once (so that the next image, or the next run, has a device);
+        // the image itself gets one retry.
+        if (lost && !(await recover())) {
+          failed++;
+          post({ type: 'image-failed', id: item.id, name: item.name, message: fatal! });
+          break;
         }
+        if (lost && attempt === 0) continue;
         failed++;
         post({ type: 'image-failed', id: item.id, name: item.name, message: messageOf(err) });
         break;
       }
     }
   }
-  post({ type: 'run-done', done, skipped, failed, deviceLosses, cancelled: signal.aborted, ms: performance.now() - start });
+  post({ type: 'run-done', done, skipped, failed, deviceLosses, cancelled: signal.aborted, ms: performance.now() - start, ...(fatal ? { error: fatal } : {}) });
 }
 
 function zip(): void {

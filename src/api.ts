@@ -4,7 +4,8 @@
 
 // GPU
 /** The WebGPU device seedmask computes on: `await Gpu.open()` (Dawn in Node, navigator.gpu in browsers). */
-export { Gpu } from './gpu/context.js';
+export { Gpu, trafficSince } from './gpu/context.js';
+export type { GpuTraffic } from './gpu/context.js';
 export type { OpenGpuOptions, AdapterDescription, GpuFeatures } from './gpu/device.js';
 export { GpuError, KernelError, DeviceLostError } from './gpu/errors.js';
 
@@ -26,7 +27,7 @@ export type { WeightFile, WeightFormat, LoadOptions } from './weights/weightfile
 
 // Seeds (CLIP-ES)
 /** Seed masks from image-level labels: `generateSeeds(image, 'cat, sofa', { model })` or a SeedPipeline for many images. */
-export { SeedPipeline, generateSeeds, SeedError, STAGES, REFINERS, CAM_SOURCE_NAMES } from './wsss/seeds.js';
+export { SeedPipeline, generateSeeds, SeedError, STAGES, REFINERS, CAM_SOURCE_NAMES, checkFitsDevice } from './wsss/seeds.js';
 export type { SeedOptions, SeedResult, Stage, Refiner, CamSourceName } from './wsss/seeds.js';
 /** The pipeline's plug-ins: CAM sources and label-map stages, and the per-image context they run in. */
 export { CAM_SOURCES, SEED_STAGES } from './wsss/registry.js';

@@ -4,7 +4,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { STAGE_DESCRIPTIONS, WORLD_SEED, WORLD_TRAIN, readFloors, worldReport, writeWorldReport } from '../../src/cli/report.js';
+import { STAGE_DESCRIPTIONS, WORLD_SEED, WORLD_TRAIN, readCiBand, ciColumn, worldReport, writeWorldReport } from '../../src/cli/report.js';
 import { ConfusionMatrix, computeScores, type Scores } from '../../src/eval/confusion.js';
 import type { ReportExample } from '../../src/eval/report.js';
 import { CAM_SOURCE_NAMES, STAGES, type CamSourceName, type Stage } from '../../src/wsss/seeds.js';
@@ -47,7 +47,8 @@ export async function browserWorldReport(options: { images: number; examples: nu
   }
   if (!run.result.ok) throw new Error(`accuracy page: ${run.result.error}`);
   const r = run.result.result!;
-  const floors = await readFloors();
+  const ids = Array.from({ length: r.images }, (_, i) => String(WORLD_TRAIN + i).padStart(6, '0'));
+  const ci = ciColumn(await readCiBand(), ids, options.cam ?? CAM_SOURCE_NAMES[0]!);
   const scores: BrowserReport['scores'] = {};
   for (const [stage, c] of Object.entries(r.counts)) {
     const matrix = new ConfusionMatrix(r.classNames.length);
@@ -57,7 +58,7 @@ export async function browserWorldReport(options: { images: number; examples: nu
     matrix.images = c.images;
     scores[stage as Stage | 'seeds'] = computeScores(matrix);
   }
-  const stages = [...STAGES, 'seeds' as const].filter((s) => scores[s]).map((s) => ({ name: s, description: STAGE_DESCRIPTIONS[s], scores: scores[s]!, floor: (options.cam ?? CAM_SOURCE_NAMES[0]) === CAM_SOURCE_NAMES[0] ? floors[s] : undefined }));
+  const stages = [...STAGES, 'seeds' as const].filter((s) => scores[s]).map((s) => ({ name: s, description: STAGE_DESCRIPTIONS[s], scores: scores[s]!, ci: ci(s) }));
   const examples: ReportExample[] = r.examples.map((e) => ({ ...e, panels: e.panels.map((p) => ({ title: p.title, png: Uint8Array.from(p.png) })) }));
   const report = worldReport({
     facts: [

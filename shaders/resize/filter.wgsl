@@ -2,7 +2,7 @@
 // [outer, len_in, inner] → [outer, len_out, inner]:
 //   y[a, o, b] = Σ_{k < n_o} weights[o·taps + k] · x[a, s_o + k, b],   (s_o, n_o) = windows[o]
 // The host computes every tap window and weight in float64 (src/kernels/resize.ts) for each
-// filter (PyTorch bilinear / bicubic, Pillow's antialiased bicubic), so one kernel serves them all.
+// filter (PyTorch's bicubic, Pillow's antialiased bicubic), so one kernel serves them all.
 // Border handling is folded into the tables: a tap that a filter clamps to the edge has its weight
 // added to the edge tap, so every window is a contiguous in-range run.
 //

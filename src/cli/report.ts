@@ -87,11 +87,11 @@ export async function run(argv: string[]): Promise<number> {
     process.stderr.write('\n');
     if (summary.failures.length > 0) throw new Error(`${summary.failures.length} images failed: ${summary.failures.map((f) => `${f.id}: ${f.error}`).join('; ')}`);
 
-    const floors = await readFloors();
+    const ci = ciColumn(await readCiBand(), ids, camSource);
     const classNames = maskClassNames(labelSet);
     const stages = [...STAGES, 'seeds' as const]
       .filter((s) => summary.scores[s])
-      .map((s) => ({ name: s, description: STAGE_DESCRIPTIONS[s], scores: summary.scores[s]!, floor: camSource === CAM_SOURCE_NAMES[0] ? floors[s] : undefined }));
+      .map((s) => ({ name: s, description: STAGE_DESCRIPTIONS[s], scores: summary.scores[s]!, ci: ci(s) }));
     const examples: ReportExample[] = [];
     for (const id of ids.slice(0, exampleCount)) {
       const image = await readImage(layout.imagePath(id));
@@ -167,14 +167,30 @@ export async function writeWorldReport(out: string, report: SeedReport, summary:
   process.stdout.write(`report: ${join(out, 'report.html')}\n`);
 }
 
-/** CI floors committed with the model: stage → minimum val mIoU (0..1). */
-export async function readFloors(): Promise<Partial<Record<Stage | 'seeds', number>>> {
+/** CI's accuracy band (test/world/floors.test.ts): the committed mIoU per stage and the ± band, on its images. */
+export interface CiBand {
+  measured: Partial<Record<Stage | 'seeds', number>>;
+  band: number;
+  /** The val images CI scores (ids, first to last) and its CAM source. */
+  images: [string, string];
+  camSource: string;
+}
+
+export async function readCiBand(): Promise<CiBand | undefined> {
   try {
-    // The lower end of CI's band on its image subset (test/world/floors.test.ts).
-    const json = JSON.parse(await readFile(WORLD_FLOORS, 'utf8')) as { measured?: Record<string, number>; band?: number };
-    return Object.fromEntries(Object.entries(json.measured ?? {}).map(([k, v]) => [k, v - (json.band ?? 0)]));
+    const json = JSON.parse(await readFile(WORLD_FLOORS, 'utf8')) as { measured: CiBand['measured']; band: number; world: { images: [string, string] }; options: { camSource: string } };
+    return { measured: json.measured, band: json.band, images: json.world.images, camSource: json.options.camSource };
   } catch {
-    return {};
+    return undefined;
   }
+}
+
+/**
+ * The CI value of each stage, for a report's table, when the report scored exactly CI's images
+ * with CI's CAM source (on other images the CI values say nothing).
+ */
+export function ciColumn(ci: CiBand | undefined, ids: readonly string[], camSource: string): (stage: Stage | 'seeds') => { value: number; band: number } | undefined {
+  const same = ci && ci.camSource === camSource && ids.length > 0 && ids[0] === ci.images[0] && ids.at(-1) === ci.images[1] && ids.length === Number(ci.images[1]) - Number(ci.images[0]) + 1;
+  return (stage) => (same && ci.measured[stage] !== undefined ? { value: ci.measured[stage]!, band: ci.band } : undefined);
 }
 

@@ -14,7 +14,8 @@ export interface SeedReport {
   facts: [string, string][];
   classNames: string[];
   /** Scores per stage, in display order. */
-  stages: { name: string; description: string; scores: Scores; floor?: number }[];
+  /** `ci`: the value CI holds the stage to, ± its band, when the report scored CI's images. */
+  stages: { name: string; description: string; scores: Scores; ci?: { value: number; band: number } }[];
   /** Mean ms per image per pipeline step. */
   timings: Record<string, number>;
   examples: ReportExample[];

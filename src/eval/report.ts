@@ -39,7 +39,7 @@ function timingBar(timings: Record<string, number>): string {
 export function renderSeedReport(report: SeedReport): string {
   const facts = report.facts.map(([k, v]) => `<tr><th>${esc(k)}</th><td>${esc(v)}</td></tr>`).join('');
   const stageRows = report.stages
-    .map((s) => `<tr><td>${esc(s.name)}</td><td>${esc(s.description)}</td><td class="n"><b>${pct(s.scores.miou)}</b></td><td class="n">${pct(s.scores.pixelAccuracy)}</td><td class="n">${pct(s.scores.coverage)}</td><td class="n">${s.floor === undefined ? '' : pct(s.floor)}</td></tr>`)
+    .map((s) => `<tr><td>${esc(s.name)}</td><td>${esc(s.description)}</td><td class="n"><b>${pct(s.scores.miou)}</b></td><td class="n">${pct(s.scores.pixelAccuracy)}</td><td class="n">${pct(s.scores.coverage)}</td><td class="n">${s.ci === undefined ? '' : `${pct(s.ci.value)} ± ${pct(s.ci.band)}`}</td></tr>`)
     .join('');
   const classHead = report.stages.map((s) => `<th>${esc(s.name)}</th>`).join('');
   const classRows = report.classNames
@@ -67,7 +67,7 @@ figcaption{font-size:12px;color:#555}.ex h3{margin:14px 0 4px;font-size:14px}sma
 <h1>${esc(report.title)}</h1>
 <table>${facts}</table>
 <h2>mIoU per stage</h2>
-<table><tr><th>stage</th><th>what</th><th>mIoU %</th><th>pixel acc. %</th><th>coverage %</th><th>CI floor %</th></tr>${stageRows}</table>
+<table><tr><th>stage</th><th>what</th><th>mIoU %</th><th>pixel acc. %</th><th>coverage %</th><th>CI band %</th></tr>${stageRows}</table>
 <h2>IoU per class (%)</h2>
 <table><tr><th>class</th>${classHead}</tr>${classRows}</table>
 ${iouBars(report)}

@@ -3,12 +3,13 @@
 import type { Activation } from '../kernels/activation.js';
 import { attention, attentionLayout, type AttentionVariant } from '../kernels/attention.js';
 import { camMinMax, clipHead, layerNormBackward, quickGeluBackward, softmaxBackward } from '../kernels/backward.js';
+import { bilinear } from '../kernels/bilinear.js';
 import { binary, broadcastShape, unary, type BinaryOp } from '../kernels/elementwise.js';
 import { layerNorm } from '../kernels/layernorm.js';
 import { conv2d, convFlops, convGeometry, convOutShape, type ConvParams } from '../kernels/conv.js';
 import { concat, gatherRows, normAxis, permute, slice, type SliceRange } from '../kernels/layout.js';
 import { matmul, matmulProblem } from '../kernels/matmul.js';
-import { bilinear, channelArgmax, channelSoftmax, globalAvgPool, pool2d, poolGeometry, type Pool2dOptions, type PoolMode } from '../kernels/pool.js';
+import { channelArgmax, channelSoftmax, globalAvgPool, pool2d, poolGeometry, type Pool2dOptions, type PoolMode } from '../kernels/pool.js';
 import { reduce, reducedShape, type ReduceOp } from '../kernels/reduce.js';
 import { resize, type ResizeMode } from '../kernels/resize.js';
 import { softmax } from '../kernels/softmax.js';
@@ -385,7 +386,7 @@ export const camMinMaxOp: OpDef<{ skip: number }> = {
 };
 
 // ---------------------------------------------------------------------------------------------
-// Convolutional networks (src/kernels/conv.ts, src/kernels/pool.ts); NCHW f32
+// Convolutional networks (src/kernels/conv.ts, src/kernels/pool.ts, src/kernels/bilinear.ts); NCHW f32
 
 export interface Conv2dAttrs extends ConvParams {
   activation?: Activation;
@@ -442,7 +443,7 @@ export const globalAvgPoolOp: OpDef<Record<string, never>> = {
 export interface BilinearAttrs {
   size: [number, number];
   alignCorners?: boolean;
-  /** F.interpolate(scale_factor=…) semantics: the sampling step is 1/scale (see pool.ts). */
+  /** F.interpolate(scale_factor=…) semantics: the sampling step is 1/scale (see bilinear.ts). */
   scaleFactor?: number | [number, number];
 }
 

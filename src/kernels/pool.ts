@@ -2,11 +2,10 @@
 //   pool2d           max / average pooling in PyTorch's semantics (padding, dilation for max,
 //                    ceil_mode, count_include_pad)
 //   globalAvgPool    mean over H·W per channel (AdaptiveAvgPool2d(1)): the reduce kernel's mean
-//   bilinear         F.interpolate(mode='bilinear') with align_corners False or True, by output size
-//                    or by scale factor (PyTorch then uses 1/scale, not in/out, as the step)
 //   channelSoftmax   per-pixel softmax over the classes (F.softmax(x, dim=1))
 //   channelArgmax    per-pixel argmax over the classes: the reduce kernel's argmax (u32 [N, H, W];
 //                    ties to the first class, NaN counts as the largest, as in PyTorch)
+// The networks' bilinear upsampling (F.interpolate) is `bilinear` in src/kernels/bilinear.ts.
 import type { Gpu } from '../gpu/context.js';
 import { KernelError } from '../gpu/errors.js';
 import { ceilDiv, defineKernel, grid1d } from '../gpu/kernel.js';
@@ -140,109 +139,6 @@ export async function globalAvgPool(gpu: Gpu, x: Tensor, opts: { out?: Tensor } 
   checkOut('global_avg_pool', opts.out, [n, c, 1, 1]);
   const y = opts.out ?? gpu.empty([n, c, 1, 1], 'f32', 'global_avg_pool');
   await reduce(gpu, x.view([n, c, h * w]), 'mean', { axis: 2, out: y.view([n, c]) });
-  return y;
-}
-
-// ---------------------------------------------------------------------------------------------
-// Bilinear resampling
-
-export interface BilinearAxis {
-  /** Per output index: the two source taps and the weight λ of the second (the first gets 1 − λ). */
-  i0: Uint32Array;
-  i1: Uint32Array;
-  lambda: Float32Array;
-}
-
-/**
- * Taps of one axis as PyTorch's CPU kernel computes them, in float32 (Math.fround after every
- * operation): step = align_corners ? (in − 1)/(out − 1) : scaleFactor ? 1/scaleFactor : in/out;
- * source = align_corners ? step·o : max(step·(o + 0.5) − 0.5, 0); i0 = ⌊source⌋ (≤ in − 1),
- * i1 = min(i0 + 1, in − 1), λ = clamp(source − i0, 0, 1).
- */
-export function bilinearAxis(inSize: number, outSize: number, alignCorners: boolean, scaleFactor?: number): BilinearAxis {
-  const f = Math.fround;
-  let step: number;
-  if (alignCorners) step = outSize > 1 ? f((inSize - 1) / (outSize - 1)) : 0;
-  else step = scaleFactor !== undefined && scaleFactor > 0 ? f(1 / scaleFactor) : f(inSize / outSize);
-  const i0 = new Uint32Array(outSize), i1 = new Uint32Array(outSize), lambda = new Float32Array(outSize);
-  for (let o = 0; o < outSize; o++) {
-    const src = alignCorners ? f(step * o) : Math.max(f(f(step * f(o + 0.5)) - 0.5), 0);
-    const i = Math.min(Math.floor(src), inSize - 1);
-    i0[o] = i;
-    i1[o] = i < inSize - 1 ? i + 1 : i;
-    lambda[o] = Math.min(Math.max(f(src - i), 0), 1);
-  }
-  return { i0, i1, lambda };
-}
-
-/** F.interpolate's output size for a scale factor: ⌊size · scale⌋ (Python, in double). */
-export function scaledSize(size: number, scaleFactor: number): number {
-  if (!(scaleFactor > 0) || !Number.isFinite(scaleFactor)) throw new KernelError('bilinear', `scale factor ${scaleFactor} must be positive and finite`);
-  return Math.floor(size * scaleFactor);
-}
-
-export interface BilinearOptions {
-  /** PyTorch's align_corners (default false). */
-  alignCorners?: boolean;
-  /**
-   * The scale factor the size came from (F.interpolate(scale_factor=s) without
-   * recompute_scale_factor): the sampling step is then 1/s instead of in/out. Ignored with
-   * alignCorners. A number or [height, width].
-   */
-  scaleFactor?: number | readonly [number, number];
-  out?: Tensor;
-}
-
-export interface BilinearArgs {
-  planes: number;
-  h: number;
-  w: number;
-  ho: number;
-  wo: number;
-}
-
-const bilinearCount = (a: BilinearArgs) => a.planes * a.ho * a.wo;
-
-export const bilinearKernel = defineKernel<BilinearArgs>({
-  name: 'bilinear',
-  shader: 'pool/bilinear.wgsl',
-  params: () => ({ WG }),
-  uniforms: (a) => ({ h: a.h, w: a.w, ho: a.ho, wo: a.wo, count: bilinearCount(a) }),
-  workgroups: (a, t) => grid1d(ceilDiv(bilinearCount(a), WG), t),
-  sizes: (a) => ({ x: a.planes * a.h * a.w, index: 2 * (a.ho + a.wo), lambda: a.ho + a.wo, y: bilinearCount(a) }),
-  cost: (a) => ({ flops: 8 * bilinearCount(a), bytes: 4 * (a.planes * a.h * a.w + bilinearCount(a)) }),
-});
-
-/** Bilinear resampling of x [N, C, H, W] to [N, C, size[0], size[1]] (see BilinearOptions). */
-export async function bilinear(gpu: Gpu, x: Tensor, size: readonly [number, number], opts: BilinearOptions = {}): Promise<Tensor> {
-  const [n, c, h, w] = checkNchw('bilinear', x);
-  if (!Array.isArray(size) || size.length !== 2 || !size.every((d) => Number.isInteger(d) && d >= 1)) {
-    throw new KernelError('bilinear', `size ${JSON.stringify(size)} must be [height, width] of positive integers`);
-  }
-  if (h < 1 || w < 1) throw new KernelError('bilinear', `input ${x} is empty`, 'x');
-  const [ho, wo] = size;
-  const sf = opts.scaleFactor;
-  const [sy, sx] = sf === undefined ? [undefined, undefined] : typeof sf === 'number' ? [sf, sf] : [sf[0], sf[1]];
-  for (const s of [sy, sx]) if (s !== undefined && !(s > 0 && Number.isFinite(s))) throw new KernelError('bilinear', `scale factor ${s} must be positive and finite`);
-  const shape = [n, c, ho, wo];
-  checkOut('bilinear', opts.out, shape);
-  const y = opts.out ?? gpu.empty(shape, 'f32', 'bilinear');
-  const align = opts.alignCorners ?? false;
-  const ay = bilinearAxis(h, ho, align, sy), ax = bilinearAxis(w, wo, align, sx);
-  const index = new Uint32Array(2 * (ho + wo));
-  index.set(ay.i0, 0);
-  index.set(ay.i1, ho);
-  index.set(ax.i0, 2 * ho);
-  index.set(ax.i1, 2 * ho + wo);
-  const lambda = new Float32Array(ho + wo);
-  lambda.set(ay.lambda, 0);
-  lambda.set(ax.lambda, ho);
-  // Upload the tables before recording: an upload submits the batch recorded so far.
-  const ti = gpu.upload(index, [index.length], 'u32', 'bilinear taps');
-  const tl = gpu.upload(lambda, [lambda.length], 'f32', 'bilinear weights');
-  await gpu.run(bilinearKernel, { planes: n * c, h, w, ho, wo }, { x, index: ti, lambda: tl, y });
-  // Reused only by work recorded after this dispatch, which WebGPU orders after it.
-  gpu.release(ti, tl);
   return y;
 }
 

@@ -1,11 +1,11 @@
-// Image resizing of [..., H, W] tensors (NCHW or CHW f32, per channel), as two separable passes of
-// one generic 1-D filter kernel. Every filter is described by host-computed tables (float64):
-// per output index a contiguous window of input taps (start, count) and its weights.
+// Image resizing of [..., H, W] tensors (NCHW or CHW f32, per channel).
 //
 // Modes:
 //   'bilinear-torch'  F.interpolate(mode='bilinear', align_corners=False, antialias=False):
 //                     source x = (o + 0.5)·in/out − 0.5 clamped below at 0, neighbours floor(x)
-//                     and min(floor(x) + 1, in − 1). No antialiasing when shrinking.
+//                     and min(floor(x) + 1, in − 1). No antialiasing when shrinking. Runs on the
+//                     one bilinear resampler (src/kernels/bilinear.ts, mode 'torch-f64': the same
+//                     float64 weights and pass arithmetic as the filter modes below).
 //   'bicubic-torch'   F.interpolate(mode='bicubic', align_corners=False, antialias=False): Keys
 //                     cubic a = −0.75 on the 4 taps floor(x)−1 … floor(x)+2 of the unclamped source
 //                     x, each tap index clamped to the border (torch's upsample_get_value_bounded).
@@ -17,15 +17,21 @@
 //                     On u32 input holding byte values 0..255: Pillow's exact uint8 arithmetic
 //                     (22-bit fixed-point weights, rounding and clipping after each pass), which
 //                     reproduces Pillow bit for bit.
-// Clamped border taps are folded into the edge tap's weight, so windows are always contiguous.
+// The bicubic modes are two separable passes of one generic 1-D filter kernel, described by
+// host-computed tables (float64): per output index a contiguous window of input taps (start, count)
+// and its weights. Clamped border taps are folded into the edge tap's weight, so windows are always
+// contiguous.
 import type { Gpu } from '../gpu/context.js';
 import { KernelError } from '../gpu/errors.js';
 import { ceilDiv, defineKernel, grid1d, type DeviceTraits } from '../gpu/kernel.js';
 import { type Tensor, numel } from '../gpu/tensor.js';
+import { resizeLinear } from './bilinear.js';
 import { copy } from './layout.js';
 
 export const RESIZE_MODES = ['bilinear-torch', 'bicubic-torch', 'bicubic-pil'] as const;
 export type ResizeMode = (typeof RESIZE_MODES)[number];
+/** The modes that run on filter tables. */
+export type FilterMode = Exclude<ResizeMode, 'bilinear-torch'>;
 
 // ---------------------------------------------------------------------------------------------
 // Filter tables (float64, host)
@@ -66,20 +72,6 @@ function tableFrom(inSize: number, outSize: number, perOutput: (o: number) => Ma
 
 function addTap(m: Map<number, number>, i: number, w: number): void {
   m.set(i, (m.get(i) ?? 0) + w);
-}
-
-/** PyTorch bilinear, align_corners=False, no antialias. */
-export function bilinearTorchTable(inSize: number, outSize: number): FilterTable {
-  const scale = inSize / outSize;
-  return tableFrom(inSize, outSize, (o) => {
-    const src = Math.max(scale * (o + 0.5) - 0.5, 0);
-    const i0 = Math.min(Math.floor(src), inSize - 1);
-    const lambda1 = Math.min(Math.max(src - i0, 0), 1);
-    const m = new Map<number, number>();
-    addTap(m, i0, 1 - lambda1);
-    addTap(m, Math.min(i0 + 1, inSize - 1), lambda1);
-    return m;
-  });
 }
 
 /** Keys' cubic convolution weights for the 4 taps around fractional offset t ∈ [0, 1). */
@@ -148,10 +140,8 @@ export function pilFixedPoint(weights: Float64Array): Int32Array {
   return Int32Array.from(weights, (w) => (w < 0 ? Math.trunc(-0.5 + w * scale) : Math.trunc(0.5 + w * scale)));
 }
 
-export function filterTable(mode: ResizeMode, inSize: number, outSize: number): FilterTable {
+export function filterTable(mode: FilterMode, inSize: number, outSize: number): FilterTable {
   switch (mode) {
-    case 'bilinear-torch':
-      return bilinearTorchTable(inSize, outSize);
     case 'bicubic-torch':
       return bicubicTorchTable(inSize, outSize);
     case 'bicubic-pil':
@@ -241,11 +231,12 @@ export async function resize(gpu: Gpu, x: Tensor, size: readonly [number, number
   const y = opts.out ?? gpu.empty(outShape, x.dtype, `resize ${mode}`);
   if (y.dtype !== x.dtype || y.size !== numel(outShape)) throw new KernelError('resize', `output ${y} does not hold the result [${outShape.join(', ')}] ${x.dtype}`);
   if (planes === 0) return y;
+  if (inH === outH && inW === outW) return copy(gpu, x, { out: y });
+  if (mode === 'bilinear-torch') return resizeLinear(gpu, x, size, { mode: 'torch-f64', out: y });
 
   const passes: Pass[] = [];
   if (inW !== outW) passes.push({ axis: 'w', table: filterTable(mode, inW, outW) });
   if (inH !== outH) passes.push({ axis: 'h', table: filterTable(mode, inH, outH) });
-  if (passes.length === 0) return copy(gpu, x, { out: y });
   // Pillow runs horizontal then vertical, and its uint8 rounding between the passes makes that
   // order part of the result. The float modes are order-independent up to rounding, so they take
   // the order that does fewer multiply-adds.

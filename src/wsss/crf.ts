@@ -17,18 +17,16 @@
 // Both lattices share one slot space (slot 0 = "no vertex", holding 0; then the Gaussian lattice's
 // vertices, then the bilateral's), so one splat dispatch serves both, and so do the first three blur
 // steps; the last three cover the bilateral slots only. Channels travel as vec4 chunks
-// ([slots, ceil(C/4)] and [pixels, ceil(C/4)]); the caller sees planar [C, H, W].
+// ([slots, ceil(C/4)] and [pixels, ceil(C/4)]); the caller sees planar [C, H, W]. The kernels and
+// the functions that dispatch them are in src/kernels/wsss/crf.ts.
 import type { Gpu } from '../gpu/context.js';
 import { KernelError } from '../gpu/errors.js';
-import { ceilDiv, defineKernel, grid1d } from '../gpu/kernel.js';
+import { ceilDiv } from '../gpu/kernel.js';
 import { Tensor } from '../gpu/tensor.js';
-import { f16BitsToF32, f32ToF16Bits } from '../weights/dtype.js';
+import { crfBlur, crfFold, crfNorm, crfSeedWords, crfSplat, crfUnary, crfUpdate, type CrfLatticeTensors } from '../kernels/wsss/crf.js';
 import { bilateralFeatures, buildLattice, gaussianFeatures, type PermutohedralLattice } from './crf-lattice.js';
 
 const OP = 'denseCrf';
-// Invocations per workgroup: 256 measured best on SwiftShader (10 iterations at 500×375: ~8 % less CPU
-// time than 64, ~25 % less than 16); a usual size on GPUs too.
-const WG = 256;
 
 export interface GaussianKernelOptions {
   /** Spatial standard deviation in pixels. */
@@ -224,157 +222,6 @@ function packLattices(
 }
 
 // ---------------------------------------------------------------------------------------------
-// Kernels
-
-const GAUSSIAN_VERTICES = 3; // d = 2: x, y
-const BILATERAL_VERTICES = 6; // d = 5: x, y and three colour channels
-const PIXEL_VERTICES = GAUSSIAN_VERTICES + BILATERAL_VERTICES;
-
-/** Entries of the −log table: float16 bit patterns 0 .. 0x3C00 (= 1.0). */
-const NEG_LOG_ENTRIES = 0x3c00 + 1;
-
-export const crfUnaryKernel = defineKernel<{ pixels: number; channels: number }>({
-  name: 'crf_unary',
-  shader: 'wsss/crf_unary.wgsl',
-  params: () => ({ WG }),
-  uniforms: (a) => ({ pixels: a.pixels, channels: a.channels, chunks: ceilDiv(a.channels, 4) }),
-  workgroups: (a, t) => grid1d(ceilDiv(a.pixels * ceilDiv(a.channels, 4), WG), t),
-  sizes: (a) => ({ probs: a.channels * a.pixels, neg_log: NEG_LOG_ENTRIES, unary: a.pixels * ceilDiv(a.channels, 4), bad: 1 }),
-  cost: (a) => ({ flops: 8 * a.channels * a.pixels, bytes: 12 * a.channels * a.pixels }),
-});
-
-interface SlotArgs {
-  slots: number;
-  chunks: number;
-}
-
-export const crfSplatKernel = defineKernel<SlotArgs & { pixels: number; entries: number; unit: boolean }>({
-  name: 'crf_splat',
-  shader: 'wsss/crf_splat.wgsl',
-  params: (a) => ({ WG, UNIT: a.unit }),
-  uniforms: (a) => ({ slots: a.slots, chunks: a.chunks }),
-  workgroups: (a, t) => grid1d(ceilDiv(a.slots * a.chunks, WG), t),
-  sizes: (a) => ({
-    row_start: a.slots + 1,
-    splat_entry: a.unit ? 0 : a.entries,
-    entry_weight: a.unit ? a.entries : 0,
-    src: a.unit ? 0 : a.pixels * a.chunks,
-    values: a.slots * a.chunks,
-  }),
-  cost: (a) => ({ flops: 8 * a.entries * a.chunks, bytes: 4 * a.slots + (8 + 16 * a.chunks) * a.entries + 16 * a.slots * a.chunks }),
-});
-
-export const crfFoldKernel = defineKernel<{ pixels: number; entries: number; firstBilateral: number }>({
-  name: 'crf_fold',
-  shader: 'wsss/crf_fold.wgsl',
-  params: () => ({ WG }),
-  uniforms: (a) => ({ entries: a.entries, first_bilateral: a.firstBilateral, pixels: a.pixels }),
-  workgroups: (a, t) => grid1d(ceilDiv(a.entries, WG), t),
-  sizes: (a) => ({ entry_pixel: a.entries, entry_weight: a.entries, nrm: 2 * a.pixels, splat_entry: a.entries }),
-  cost: (a) => ({ flops: a.entries, bytes: 16 * a.entries }),
-});
-
-/** Blur step `axis` over slots firstSlot .. slots−1. */
-export const crfBlurKernel = defineKernel<SlotArgs & { axes: number; axis: number; firstSlot: number }>({
-  name: 'crf_blur',
-  shader: 'wsss/crf_blur.wgsl',
-  params: () => ({ WG }),
-  uniforms: (a) => ({ slots: a.slots, chunks: a.chunks, axis: a.axis, first_slot: a.firstSlot }),
-  workgroups: (a, t) => grid1d(ceilDiv((a.slots - a.firstSlot) * a.chunks, WG), t),
-  sizes: (a) => ({ neighbours: a.axes * a.slots, src: a.slots * a.chunks, dst: a.slots * a.chunks }),
-  cost: (a) => {
-    const n = a.slots - a.firstSlot;
-    return { flops: 12 * n * a.chunks, bytes: 8 * n + 64 * n * a.chunks };
-  },
-});
-
-export const crfNormKernel = defineKernel<{ pixels: number; slots: number; gaussianCompat: number; bilateralCompat: number }>({
-  name: 'crf_norm',
-  shader: 'wsss/crf_norm.wgsl',
-  params: () => ({ WG }),
-  uniforms: (a) => ({
-    pixels: a.pixels,
-    gaussian_vertices: GAUSSIAN_VERTICES,
-    bilateral_vertices: BILATERAL_VERTICES,
-    gaussian_compat: a.gaussianCompat,
-    bilateral_compat: a.bilateralCompat,
-  }),
-  workgroups: (a, t) => grid1d(ceilDiv(a.pixels, WG), t),
-  sizes: (a) => ({
-    pixel_slot: PIXEL_VERTICES * a.pixels,
-    pixel_weight: PIXEL_VERTICES * a.pixels,
-    values_g: a.slots,
-    values_b: a.slots,
-    nrm: 2 * a.pixels,
-    slice_vertex: PIXEL_VERTICES * a.pixels,
-  }),
-  cost: (a) => ({ flops: 6 * PIXEL_VERTICES * a.pixels, bytes: 36 * PIXEL_VERTICES * a.pixels }),
-});
-
-export const crfUpdateKernel = defineKernel<{ pixels: number; channels: number; slots: number; messages: boolean; planar: boolean }>({
-  name: 'crf_update',
-  shader: 'wsss/crf_update.wgsl',
-  params: (a) => ({ WG, MESSAGES: a.messages, PLANAR: a.planar }),
-  uniforms: (a) => ({
-    pixels: a.pixels,
-    channels: a.channels,
-    chunks: ceilDiv(a.channels, 4),
-    gaussian_vertices: GAUSSIAN_VERTICES,
-    bilateral_vertices: BILATERAL_VERTICES,
-  }),
-  workgroups: (a, t) => grid1d(ceilDiv(a.pixels, WG), t),
-  sizes: (a) => {
-    const chunks = ceilDiv(a.channels, 4);
-    return {
-      unary: a.pixels * chunks,
-      values_g: a.messages ? a.slots * chunks : 0,
-      values_b: a.messages ? a.slots * chunks : 0,
-      slice_vertex: a.messages ? PIXEL_VERTICES * a.pixels : 0,
-      q: a.pixels * chunks,
-      q_planar: a.planar ? a.channels * a.pixels : 0,
-    };
-  },
-  cost: (a) => {
-    const chunks = ceilDiv(a.channels, 4);
-    return { flops: (a.messages ? 8 * PIXEL_VERTICES : 0) * 4 * chunks * a.pixels + 20 * a.channels * a.pixels, bytes: (a.messages ? PIXEL_VERTICES * (8 + 16 * chunks) : 0) * a.pixels + 96 * chunks * a.pixels };
-  },
-});
-
-export const crfSeedsKernel = defineKernel<{ pixels: number; channels: number; threshold: number }>({
-  name: 'crf_seeds',
-  shader: 'wsss/crf_seeds.wgsl',
-  params: () => ({ WG }),
-  uniforms: (a) => ({ pixels: a.pixels, channels: a.channels, threshold: a.threshold }),
-  workgroups: (a, t) => grid1d(ceilDiv(ceilDiv(a.pixels, 4), WG), t),
-  sizes: (a) => ({ q: a.channels * a.pixels, label_of: a.channels, seeds: ceilDiv(a.pixels, 4) }),
-  cost: (a) => ({ flops: a.channels * a.pixels, bytes: 4 * a.channels * a.pixels + a.pixels }),
-});
-
-// ---------------------------------------------------------------------------------------------
-// The −log table: fp16(−float32(log(max(fp16 value, fp16(1e-5))))) for every float16 pattern ≤ 1.0
-
-const negLogTables = new WeakMap<Gpu, Tensor>();
-
-/** The unary of one float16 probability, as pydensecrf's unary_from_softmax gives it on float16 input. */
-export function unaryOfF16(bits: number): number {
-  const clipBits = f32ToF16Bits(1e-5); // 168: the float16 subnormal nearest 1e-5
-  const x = f16BitsToF32(Math.max(bits, clipBits));
-  return f16BitsToF32(f32ToF16Bits(-Math.fround(Math.log(x))));
-}
-
-/** The −log table on this device (uploaded once per Gpu). */
-export function negLogTableFor(gpu: Gpu): Tensor {
-  let t = negLogTables.get(gpu);
-  if (!t) {
-    const table = new Float32Array(NEG_LOG_ENTRIES);
-    for (let h = 0; h < NEG_LOG_ENTRIES; h++) table[h] = unaryOfF16(h);
-    t = gpu.upload(table, [NEG_LOG_ENTRIES], 'f32', 'crf −log table');
-    negLogTables.set(gpu, t);
-  }
-  return t;
-}
-
-// ---------------------------------------------------------------------------------------------
 // Inference
 
 export interface DenseCrfOptions {
@@ -430,12 +277,18 @@ export async function denseCrf(gpu: Gpu, opts: DenseCrfOptions): Promise<{ q: Te
   const owned: Tensor[] = [];
   const keep = <T extends Tensor>(t: T): T => (owned.push(t), t);
   try {
-    const rowStart = keep(gpu.upload(lattice.rowStart, [slots + 1], 'u32', 'crf row_start'));
-    const entryPixel = keep(gpu.upload(lattice.entryPixel, [entries], 'u32', 'crf entry_pixel'));
-    const entryWeight = keep(gpu.upload(lattice.entryWeight, [entries], 'f32', 'crf entry_weight'));
-    const neighbours = keep(gpu.upload(lattice.neighbours, [axes * slots * 2], 'u32', 'crf neighbours'));
-    const pixelSlot = keep(gpu.upload(lattice.pixelSlot, [lattice.pixelSlot.length], 'u32', 'crf pixel_slot'));
-    const pixelWeight = keep(gpu.upload(lattice.pixelWeight, [lattice.pixelWeight.length], 'f32', 'crf pixel_weight'));
+    const lat: CrfLatticeTensors = {
+      pixels,
+      slots,
+      axes,
+      entries,
+      rowStart: keep(gpu.upload(lattice.rowStart, [slots + 1], 'u32', 'crf row_start')),
+      entryPixel: keep(gpu.upload(lattice.entryPixel, [entries], 'u32', 'crf entry_pixel')),
+      entryWeight: keep(gpu.upload(lattice.entryWeight, [entries], 'f32', 'crf entry_weight')),
+      neighbours: keep(gpu.upload(lattice.neighbours, [axes * slots * 2], 'u32', 'crf neighbours')),
+      pixelSlot: keep(gpu.upload(lattice.pixelSlot, [lattice.pixelSlot.length], 'u32', 'crf pixel_slot')),
+      pixelWeight: keep(gpu.upload(lattice.pixelWeight, [lattice.pixelWeight.length], 'f32', 'crf pixel_weight')),
+    };
     const bad = keep(gpu.upload(new Uint32Array(1), [1], 'u32', 'crf bad'));
     const nrm = keep(gpu.empty([2, pixels], 'f32', 'crf nrm'));
     // (slot or pixel, f32 bits) pairs, written by crf_norm and crf_fold.
@@ -452,15 +305,12 @@ export async function denseCrf(gpu: Gpu, opts: DenseCrfOptions): Promise<{ q: Te
     // 3 steps, so the two results end in different buffers; returns them.
     const firstBilateralSlot = 1 + lattice.gaussianVertices;
     const filter = async (c: number, unit: boolean): Promise<{ g: Tensor; b: Tensor }> => {
-      const splat = unit
-        ? { row_start: rowStart, entry_weight: entryWeight, values: ping }
-        : { row_start: rowStart, splat_entry: splatEntry, src: qChunks, values: ping };
-      await gpu.run(crfSplatKernel, { slots, chunks: c, pixels, entries, unit }, splat);
+      await crfSplat(gpu, lat, ping, c, unit ? undefined : { splatEntry, q: qChunks });
       let [src, dst] = [ping, pong];
       let g = src;
       for (let axis = 0; axis < axes; axis++) {
         const firstSlot = axis < lattice.gaussianAxes ? 0 : firstBilateralSlot;
-        await gpu.run(crfBlurKernel, { slots, chunks: c, axes, axis, firstSlot }, { neighbours, src, dst });
+        await crfBlur(gpu, lat, src, dst, c, axis, firstSlot);
         [src, dst] = [dst, src];
         if (axis === lattice.gaussianAxes - 1) g = src;
       }
@@ -469,21 +319,15 @@ export async function denseCrf(gpu: Gpu, opts: DenseCrfOptions): Promise<{ q: Te
 
     // Normalisation: Filter_k(1) for both kernels at once (one channel), folded into the weights.
     const ones = await filter(1, true);
-    await gpu.run(
-      crfNormKernel,
-      { pixels, slots, gaussianCompat: gaussian.compat, bilateralCompat: bilateral.compat },
-      { pixel_slot: pixelSlot, pixel_weight: pixelWeight, values_g: ones.g, values_b: ones.b, nrm, slice_vertex: sliceVertex },
-    );
-    const firstBilateral = lattice.rowStart[firstBilateralSlot]!;
-    await gpu.run(crfFoldKernel, { pixels, entries, firstBilateral }, { entry_pixel: entryPixel, entry_weight: entryWeight, nrm, splat_entry: splatEntry });
+    await crfNorm(gpu, lat, ones.g, ones.b, { gaussian: gaussian.compat, bilateral: bilateral.compat }, nrm, sliceVertex);
+    await crfFold(gpu, lat, nrm, splatEntry, lattice.rowStart[firstBilateralSlot]!);
 
-    await gpu.run(crfUnaryKernel, { pixels, channels }, { probs, neg_log: negLogTableFor(gpu), unary, bad });
-    const update = { pixels, channels, slots };
-    await gpu.run(crfUpdateKernel, { ...update, messages: false, planar: iterations === 0 }, { unary, q: qChunks, q_planar: iterations === 0 ? q : undefined });
+    await crfUnary(gpu, probs, unary, bad);
+    await crfUpdate(gpu, lat, unary, qChunks, { channels, planar: iterations === 0 ? q : undefined });
     for (let it = 0; it < iterations; it++) {
       const values = await filter(chunks, false);
       const last = it === iterations - 1;
-      await gpu.run(crfUpdateKernel, { ...update, messages: true, planar: last }, { unary, values_g: values.g, values_b: values.b, slice_vertex: sliceVertex, q: qChunks, q_planar: last ? q : undefined });
+      await crfUpdate(gpu, lat, unary, qChunks, { channels, messages: { valuesG: values.g, valuesB: values.b, sliceVertex }, planar: last ? q : undefined });
     }
 
     const flag = (await gpu.read(bad))[0]!;
@@ -544,16 +388,14 @@ export async function crfSeeds(gpu: Gpu, q: Tensor, keys: readonly number[], opt
   if (typeof confidence !== 'number' || !Number.isFinite(confidence)) throw new KernelError(op, `confidence = ${String(confidence)} must be a finite number`);
   const pixels = height * width;
   if (pixels === 0) return new Uint8Array(0);
-  const labelOf = gpu.upload(Uint32Array.from([0, ...keys.map((k) => k + 1)]), [channels], 'u32', 'crf label_of');
-  const seeds = gpu.empty([ceilDiv(pixels, 4)], 'u32', 'crf seeds');
+  const seeds = await crfSeedWords(gpu, q, [0, ...keys.map((k) => k + 1)], float32AtLeast(confidence));
   try {
-    await gpu.run(crfSeedsKernel, { pixels, channels, threshold: float32AtLeast(confidence) }, { q, label_of: labelOf, seeds });
     const words = (await gpu.read(seeds)) as Uint32Array;
     const out = new Uint8Array(pixels);
     for (let i = 0; i < pixels; i++) out[i] = (words[i >> 2]! >>> (8 * (i & 3))) & 0xff;
     return out;
   } finally {
-    gpu.release(labelOf, seeds);
+    gpu.release(seeds);
   }
 }
 

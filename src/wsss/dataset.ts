@@ -7,11 +7,13 @@
 //   OUT/seeds/<id>.cam.<c>.npy    refined CAMs per label (optional)
 //   OUT/stages/<stage>/<id>.png   label maps of the stages asked for, for per-stage mIoU
 //   OUT/summary.json              what was done, what failed and why, timings, scores
+//   OUT/settings.json             what makes the seeds (CAM source, refiner, thresholds, …): a run
+//                                 that resumes in OUT must use the same
 //
 // Resumable: an image whose seed PNG exists is skipped (it is written last, atomically). One bad
 // image (corrupt file, unknown label, no labels) is reported and skipped; the rest go on.
 
-import { access, mkdir } from 'node:fs/promises';
+import { access, mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Scores } from '../eval/confusion.js';
 import { evaluateDirectory } from '../eval/evaluate.js';
@@ -20,6 +22,7 @@ import { IoError, messageOf } from '../io/errors.js';
 import { readLabelMap, readSeedImage, readText } from '../io/files.js';
 import { readSplitList, vocLayout } from '../io/voc.js';
 import { maskClassNames, parseLabels, type LabelSet } from './labelset.js';
+import { CAM_SOURCE_NAMES } from './registry.js';
 import { writeSeedOutputs } from './outputs.js';
 import type { SeedOptions, SeedResult, Stage } from './seeds.js';
 
@@ -149,6 +152,37 @@ export function labelsFromMask(data: Uint8Array, classes: number, path: string):
   return labels;
 }
 
+/**
+ * What makes the seeds of a run differ from another's, recorded in OUT/settings.json by the first
+ * run: a resumed run with other settings would mix two kinds of seeds in one folder, so it is
+ * refused, naming the setting.
+ */
+async function checkSameSettings(o: DatasetOptions): Promise<void> {
+  const so = o.seedOptions;
+  const settings: Record<string, unknown> = {
+    labelSet: o.labelSet.name, camSource: so.camSource ?? CAM_SOURCE_NAMES[0], refiner: so.refiner ?? 'crf',
+    boxThreshold: so.boxThreshold ?? null, boxes: so.boxes ?? 'clip-es', camExponent: so.camExponent ?? 2,
+    crfImage: so.crfImage ?? 'clip-es', confidence: so.confidence ?? 0.95, caaLayers: so.caaLayers ?? 8, randomWalk: so.randomWalk ?? null,
+  };
+  const path = join(o.out, 'settings.json');
+  const text = await readFile(path, 'utf8').catch(() => undefined);
+  if (text === undefined) {
+    await writeFileAtomic(path, `${JSON.stringify(settings, null, 2)}\n`);
+    return;
+  }
+  let before: Record<string, unknown>;
+  try {
+    before = JSON.parse(text) as Record<string, unknown>;
+  } catch {
+    throw new IoError(path, 'not JSON; delete it (and the seeds it describes) to start over');
+  }
+  for (const [key, value] of Object.entries(settings)) {
+    if (JSON.stringify(before[key] ?? null) !== JSON.stringify(value)) {
+      throw new IoError(path, `this folder holds seeds made with ${key} = ${JSON.stringify(before[key] ?? null)}, not ${JSON.stringify(value)}: use another output folder, or delete it to start over`);
+    }
+  }
+}
+
 export async function runDataset(runner: SeedRunner, o: DatasetOptions): Promise<DatasetSummary> {
   const layout = vocLayout(o.root);
   const listPath = o.listFile ?? layout.splitPath(o.split ?? 'train');
@@ -157,6 +191,7 @@ export async function runDataset(runner: SeedRunner, o: DatasetOptions): Promise
   const seedsDir = join(o.out, 'seeds');
   const stageDir = join(o.out, 'stages');
   await mkdir(seedsDir, { recursive: true });
+  await checkSameSettings(o);
   const started = performance.now();
   const summary: DatasetSummary = {
     root: o.root, out: o.out, labelSet: o.labelSet.name, ids: ids.length, processed: 0, resumed: 0,

@@ -14,11 +14,12 @@
 // for the dense CRF (src/wsss/crf.ts).
 //
 // Labels are uint8 (0 = background, keys + 1 = classes; 255 stays free for "ignore"), packed four
-// per u32 on the GPU; `labelMap` returns them as a Uint8Array [H·W], row-major.
+// per u32 on the GPU; `labelMap` returns them as a Uint8Array [H·W], row-major. The kernels are in
+// src/kernels/wsss/labels.ts.
 import type { Gpu } from '../gpu/context.js';
 import { KernelError } from '../gpu/errors.js';
-import { ceilDiv, defineKernel, grid1d } from '../gpu/kernel.js';
 import { Tensor } from '../gpu/tensor.js';
+import { BG_MODES, labelsArgmax, labelsProbs } from '../kernels/wsss/labels.js';
 import { roundToF16 } from '../models/clip/common.js';
 import { MAX_CLASSES } from './labelset.js';
 
@@ -27,51 +28,11 @@ export type Background =
   | { kind: 'constant'; value: number }
   | { kind: 'channel0' };
 
-const BG_MODES = { power: 0, constant: 1, channel0: 2 } as const;
-
 /** eval_cam.py's reading of --cam_eval_thres τ: an exponent when τ ≥ 1, a constant plane below 1. */
 export function backgroundFromTau(tau: number): Background {
   if (!Number.isFinite(tau) || tau < 0) throw new Error(`labels: τ must be a finite number ≥ 0, got ${tau}`);
   return tau >= 1 ? { kind: 'power', exponent: tau } : { kind: 'constant', value: tau };
 }
-
-const WG = 64;
-
-export interface LabelsArgs {
-  mode: Background['kind'];
-  fp16: boolean;
-  k: number;
-  pixels: number;
-  exponent: number;
-  bgConst: number;
-}
-
-export const labelsArgmaxKernel = defineKernel<LabelsArgs>({
-  name: 'labels_argmax',
-  shader: 'wsss/labels_argmax.wgsl',
-  params: (a) => ({ BG_MODE: BG_MODES[a.mode], ROUND_F16: a.fp16, WG }),
-  uniforms: (a) => ({
-    k: a.k,
-    pixels: a.pixels,
-    words: ceilDiv(a.pixels, 4),
-    exponent: a.exponent,
-    exponent_int: Number.isInteger(a.exponent) && a.exponent >= 1 && a.exponent <= 64 ? a.exponent : 0,
-    bg_const: a.bgConst,
-  }),
-  workgroups: (a, t) => grid1d(ceilDiv(ceilDiv(a.pixels, 4), WG), t),
-  sizes: (a) => ({ scores: (a.mode === 'channel0' ? a.k + 1 : a.k) * a.pixels, lut: a.k + 1, labels: ceilDiv(a.pixels, 4) }),
-  cost: (a) => ({ flops: 3 * (a.k + 1) * a.pixels, bytes: 4 * (a.k + 1) * a.pixels + a.pixels }),
-});
-
-export const labelsProbsKernel = defineKernel<{ k: number; pixels: number }>({
-  name: 'labels_probs',
-  shader: 'wsss/labels_probs.wgsl',
-  params: () => ({ WG }),
-  uniforms: (a) => ({ k: a.k, pixels: a.pixels }),
-  workgroups: (a, t) => grid1d(ceilDiv(a.pixels, WG), t),
-  sizes: (a) => ({ cams: a.k * a.pixels, probs: (a.k + 1) * a.pixels }),
-  cost: (a) => ({ flops: 3 * a.k * a.pixels, bytes: 4 * (2 * a.k + 1) * a.pixels }),
-});
 
 export interface LabelMapOptions {
   /** Class index of each foreground channel (label value = key + 1). */
@@ -92,7 +53,7 @@ export async function labelMapPacked(gpu: Gpu, scores: Tensor, opts: LabelMapOpt
   checkScores(op, scores);
   const bg = typeof opts.background === 'number' ? backgroundFromTau(opts.background) : opts.background;
   if (!bg || !(bg.kind in BG_MODES)) throw new KernelError(op, `unknown background rule ${JSON.stringify(opts.background)} (kinds: power, constant, channel0)`);
-  const [channels, h, w] = scores.shape as [number, number, number];
+  const channels = scores.shape[0]!;
   const k = bg.kind === 'channel0' ? channels - 1 : channels;
   const keys = opts.keys;
   if (!Array.isArray(keys) || keys.length !== k) {
@@ -112,13 +73,7 @@ export async function labelMapPacked(gpu: Gpu, scores: Tensor, opts: LabelMapOpt
   const fp16 = opts.fp16 ?? bg.kind !== 'channel0';
   // numpy pads with the constant cast to float16 once (np.pad on the float16 array).
   if (bg.kind === 'constant') bgConst = fp16 ? roundToF16(bg.value) : Math.fround(bg.value);
-  const pixels = h * w;
-  const labels = gpu.empty([ceilDiv(pixels, 4)], 'u32', 'labels');
-  if (pixels === 0) return labels;
-  const lut = gpu.upload(Uint32Array.from([0, ...keys.map((key) => key + 1)]), [k + 1], 'u32', 'labels lut');
-  await gpu.run(labelsArgmaxKernel, { mode: bg.kind, fp16, k, pixels, exponent, bgConst }, { scores, lut, labels });
-  gpu.release(lut);
-  return labels;
+  return labelsArgmax(gpu, scores, [0, ...keys.map((key) => key + 1)], { mode: bg.kind, fp16, exponent, bgConst });
 }
 
 /** The label map as bytes [H·W], row-major (0 background, keys + 1 classes). */
@@ -141,7 +96,6 @@ export async function crfProbabilities(gpu: Gpu, cams: Tensor, opts: { out?: Ten
   if (k < 1) throw new KernelError(op, `cams ${cams} have no class channel`);
   const probs = opts.out ?? gpu.empty([k + 1, h, w], 'f32', 'crf probabilities');
   if (probs.dtype !== 'f32' || probs.size !== (k + 1) * h * w) throw new KernelError(op, `out ${probs} must be f32 [${k + 1}, ${h}, ${w}]`);
-  if (h * w === 0) return probs;
-  await gpu.run(labelsProbsKernel, { k, pixels: h * w }, { cams, probs });
+  await labelsProbs(gpu, cams, probs);
   return probs;
 }

@@ -5,17 +5,17 @@
 //   masks → bilinear (align_corners=True) to h×w;
 //   a_ij = softmax_j(κ_ij) + w2·softmax_j(π_j) over P = 8·|dilations| neighbours (48 by default);
 //   `iterations` times M_i ← Σ_j a_ij M_j, neighbours clamped to the image (replicate padding).
-// Two kernels: par_affinity (per pixel, the P weights, once) and par_step (the gather, per
-// iteration, ping-ponging two buffers).
+// Two kernels (src/kernels/wsss/par.ts): par_affinity (per pixel, the P weights, once) and par_step
+// (the gather, per iteration, ping-ponging two buffers).
 //
 // afaLabels: AFA's refine_cams_with_bkg_v2 as §5 describes it, for the present classes only.
 import type { Gpu } from '../gpu/context.js';
 import { KernelError } from '../gpu/errors.js';
-import { ceilDiv, defineKernel, grid1d } from '../gpu/kernel.js';
 import { Tensor } from '../gpu/tensor.js';
+import { resizeLinear } from '../kernels/bilinear.js';
 import { unary } from '../kernels/elementwise.js';
 import { copy } from '../kernels/layout.js';
-import { resizeLinear } from './caa.js';
+import { parAffinityWeights, parSoftmax, parStep } from '../kernels/wsss/par.js';
 import { labelMap } from './labels.js';
 import { MAX_CLASSES } from './labelset.js';
 
@@ -57,56 +57,7 @@ function checkDilations(dilations: readonly number[]): void {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Kernels
-
-const WG = 64;
-
-export interface ParAffinityArgs {
-  h: number;
-  w: number;
-  taps: number;
-  w1: number;
-}
-
-export const parAffinityKernel = defineKernel<ParAffinityArgs>({
-  name: 'par_affinity',
-  shader: 'wsss/par_affinity.wgsl',
-  params: () => ({ WG }),
-  uniforms: (a) => ({ h: a.h, w: a.w, taps: a.taps, w1: a.w1 }),
-  workgroups: (a, t) => grid1d(ceilDiv(a.h * a.w, WG), t),
-  sizes: (a) => ({ image: 3 * a.h * a.w, offsets: 2 * a.taps, pos: a.taps, aff: a.taps * a.h * a.w }),
-  cost: (a) => ({ flops: 30 * a.taps * a.h * a.w, bytes: 4 * (3 + 5 * a.taps) * a.h * a.w }),
-});
-
-export interface ParStepArgs {
-  h: number;
-  w: number;
-  taps: number;
-  channels: number;
-}
-
-export const parStepKernel = defineKernel<ParStepArgs>({
-  name: 'par_step',
-  shader: 'wsss/par_step.wgsl',
-  params: () => ({ WG }),
-  uniforms: (a) => ({ h: a.h, w: a.w, taps: a.taps, channels: a.channels, groups: ceilDiv(a.channels, 4) }),
-  workgroups: (a, t) => grid1d(ceilDiv(a.h * a.w * ceilDiv(a.channels, 4), WG), t),
-  sizes: (a) => ({ aff: a.taps * a.h * a.w, offsets: 2 * a.taps, m_in: a.channels * a.h * a.w, m_out: a.channels * a.h * a.w }),
-  cost: (a) => ({ flops: 2 * a.taps * a.channels * a.h * a.w, bytes: 4 * a.taps * (1 + a.channels) * a.h * a.w }),
-});
-
-export const parSoftmaxKernel = defineKernel<{ k: number; pixels: number }>({
-  name: 'par_softmax',
-  shader: 'wsss/par_softmax.wgsl',
-  params: () => ({ WG }),
-  uniforms: (a) => ({ k: a.k, pixels: a.pixels }),
-  workgroups: (a, t) => grid1d(ceilDiv(a.pixels, WG), t),
-  sizes: (a) => ({ bg: a.pixels, cams: a.k * a.pixels, probs: (a.k + 1) * a.pixels }),
-  cost: (a) => ({ flops: 6 * (a.k + 1) * a.pixels, bytes: 8 * (a.k + 1) * a.pixels }),
-});
-
-// ---------------------------------------------------------------------------------------------
-// Tensor-level ops
+// Affinity and refinement
 
 export interface ParAffinityOptions {
   dilations?: readonly number[];
@@ -135,11 +86,9 @@ export async function parAffinity(gpu: Gpu, image: Tensor, opts: ParAffinityOpti
   const offsetsHost = parOffsets(dilations);
   const taps = offsetsHost.length / 2;
   const pos = Float32Array.from(parPositionSoftmax(dilations, w1), (v) => Math.fround(w2 * Math.fround(v)));
-  const [, h, w] = image.shape as [number, number, number];
   const offsets = gpu.upload(offsetsHost, [2 * taps], 'i32', 'par offsets');
   const posT = gpu.upload(pos, [taps], 'f32', 'par position weights');
-  const aff = gpu.empty([taps, h, w], 'f32', 'par affinity');
-  await gpu.run(parAffinityKernel, { h, w, taps, w1 }, { image, offsets, pos: posT, aff });
+  const aff = await parAffinityWeights(gpu, image, offsets, posT, w1);
   gpu.release(offsets, posT);
   return aff;
 }
@@ -175,7 +124,7 @@ export async function parRefine(gpu: Gpu, opts: ParOptions): Promise<Tensor> {
   let spare: Tensor | undefined;
   for (let it = 0; it < iterations; it++) {
     const next = spare ?? gpu.empty([channels, h, w], 'f32', 'par masks');
-    await gpu.run(parStepKernel, { h, w, taps, channels }, { aff, offsets, m_in: cur, m_out: next });
+    await parStep(gpu, aff, offsets, cur, next);
     spare = cur === masks ? undefined : cur;
     cur = next;
   }
@@ -238,8 +187,7 @@ export async function afaLabels(gpu: Gpu, opts: AfaLabelOptions): Promise<Uint8A
     const firstPlane = new Tensor([1, h, w], 'f32', cams.buffer, cams.byteOffset);
     const plane = await unary(gpu, firstPlane, 'none', { alpha: 0, beta: thr });
     const bgSmall = await resizeLinear(gpu, plane, [sh, sw], { mode: 'torch' });
-    const probs = gpu.empty([k + 1, sh, sw], 'f32', 'afa probabilities');
-    await gpu.run(parSoftmaxKernel, { k, pixels: sh * sw }, { bg: bgSmall, cams: camsSmall, probs });
+    const probs = await parSoftmax(gpu, bgSmall, camsSmall);
     const refined = await parRefine(gpu, { image: small, masks: probs, dilations: opts.dilations, iterations: opts.iterations });
     const full = await resizeLinear(gpu, refined, [h, w], { mode: 'torch' });
     runs.push(await labelMap(gpu, full, { keys, background: { kind: 'channel0' } }));

@@ -19,74 +19,18 @@
 //
 // Deviation (documented): bg uses the max over the K given CAMs. psa's array also holds the absent
 // classes as zero planes, so its max is never below 0; the two differ only for negative CAMs.
+//
+// The kernels are in src/kernels/wsss/randomwalk.ts.
 import type { Gpu } from '../gpu/context.js';
 import { KernelError } from '../gpu/errors.js';
-import { ceilDiv, defineKernel, grid1d } from '../gpu/kernel.js';
 import { Tensor } from '../gpu/tensor.js';
+import { resizeLinear } from '../kernels/bilinear.js';
 import { matmul } from '../kernels/matmul.js';
-import { resizeLinear } from './caa.js';
+import { rwAffinity, rwDense, rwSeeds } from '../kernels/wsss/randomwalk.js';
 import { labelMap } from './labels.js';
 import { MAX_CLASSES } from './labelset.js';
 
 export const RW_DEFAULTS = { beta: 8, logt: 8, alpha: 16, radius: 5, stride: 8 } as const;
-
-const WG = 64;
-const ELEMENT_WG = 256;
-
-/** An exponent as the kernels take it: the integer for binary powering (1..64), else 0 → pow(). */
-const integerExponent = (v: number) => (Number.isInteger(v) && v >= 1 && v <= 64 ? v : 0);
-
-export interface RwAffinityArgs {
-  c: number;
-  h: number;
-  w: number;
-  radius: number;
-  beta: number;
-}
-
-const windowSlots = (radius: number) => (2 * radius - 1) ** 2;
-
-export const rwAffinityKernel = defineKernel<RwAffinityArgs>({
-  name: 'randomwalk_affinity',
-  shader: 'wsss/randomwalk_affinity.wgsl',
-  params: () => ({ WG }),
-  uniforms: (a) => ({ c: a.c, h: a.h, w: a.w, radius: a.radius, beta: a.beta, beta_int: integerExponent(a.beta) }),
-  workgroups: (a, t) => grid1d(ceilDiv(a.h * a.w, WG), t),
-  sizes: (a) => ({ features: a.c * a.h * a.w, table: windowSlots(a.radius) * a.h * a.w, colsum: a.h * a.w }),
-  cost: (a) => ({ flops: 2 * 2 * 34 * a.c * a.h * a.w, bytes: 4 * (2 * 34 * a.c + windowSlots(a.radius)) * a.h * a.w }),
-});
-
-export const rwDenseKernel = defineKernel<{ h: number; w: number; radius: number }>({
-  name: 'randomwalk_dense',
-  shader: 'wsss/randomwalk_dense.wgsl',
-  params: () => ({ WG: ELEMENT_WG }),
-  uniforms: (a) => ({ h: a.h, w: a.w, radius: a.radius, count: (a.h * a.w) ** 2 }),
-  workgroups: (a, t) => grid1d(ceilDiv((a.h * a.w) ** 2, ELEMENT_WG), t),
-  sizes: (a) => ({ table: windowSlots(a.radius) * a.h * a.w, colsum: a.h * a.w, t: (a.h * a.w) ** 2 }),
-  cost: (a) => ({ flops: a.h * a.w * windowSlots(a.radius), bytes: 4 * (a.h * a.w) ** 2 }),
-});
-
-export interface RwSeedsArgs {
-  k: number;
-  camH: number;
-  camW: number;
-  h: number;
-  w: number;
-  pool: number;
-  alpha: number;
-}
-
-export const rwSeedsKernel = defineKernel<RwSeedsArgs>({
-  name: 'randomwalk_cams',
-  shader: 'wsss/randomwalk_cams.wgsl',
-  params: () => ({ WG }),
-  uniforms: (a) => ({
-    k: a.k, cam_h: a.camH, cam_w: a.camW, h: a.h, w: a.w, pool: a.pool, alpha: a.alpha, alpha_int: integerExponent(a.alpha), count: (a.k + 1) * a.h * a.w,
-  }),
-  workgroups: (a, t) => grid1d(ceilDiv((a.k + 1) * a.h * a.w, WG), t),
-  sizes: (a) => ({ cams: a.k * a.camH * a.camW, seeds: (a.k + 1) * a.h * a.w }),
-  cost: (a) => ({ flops: 2 * (a.k + 1) * a.camH * a.camW, bytes: 4 * (2 * a.k * a.camH * a.camW + (a.k + 1) * a.h * a.w) }),
-});
 
 // ---------------------------------------------------------------------------------------------
 
@@ -117,16 +61,13 @@ function resolve(opts: RwTransitionOptions): { beta: number; radius: number; log
 export async function randomWalkTransition(gpu: Gpu, features: Tensor, opts: RwTransitionOptions = {}): Promise<Tensor> {
   checkFeatures(features);
   const { beta, radius, logt } = resolve(opts);
-  const [c, h, w] = features.shape as [number, number, number];
+  const [, h, w] = features.shape as [number, number, number];
   const n = h * w;
   const bytes = 4 * n * n;
   const limit = Math.min(gpu.traits.limits.maxStorageBufferBindingSize, gpu.traits.limits.maxBufferSize);
   if (bytes > limit) throw new KernelError('randomwalk', `the dense ${n}×${n} transition matrix needs ${bytes} bytes; the device allows ${limit} per buffer (use a coarser feature map)`);
-  const table = gpu.empty([windowSlots(radius), n], 'f32', 'randomwalk window');
-  const colsum = gpu.empty([n], 'f32', 'randomwalk colsum');
-  let t = gpu.empty([n, n], 'f32', 'randomwalk T');
-  await gpu.run(rwAffinityKernel, { c, h, w, radius, beta }, { features, table, colsum });
-  await gpu.run(rwDenseKernel, { h, w, radius }, { table, colsum, t });
+  const { table, colsum } = await rwAffinity(gpu, features, radius, beta);
+  let t = await rwDense(gpu, table, colsum, h, w, radius);
   gpu.release(table, colsum);
   for (let i = 0; i < logt; i++) {
     const squared = await matmul(gpu, t, t);
@@ -182,9 +123,7 @@ export async function randomWalk(gpu: Gpu, opts: RandomWalkOptions): Promise<Ran
   const alpha = opts.alpha ?? RW_DEFAULTS.alpha;
   if (!Number.isFinite(alpha) || alpha <= 0) throw new KernelError('randomwalk', `alpha must be a finite number > 0, got ${alpha}`);
 
-  const n = h * w;
-  const seeds = gpu.empty([k + 1, n], 'f32', 'randomwalk seeds');
-  await gpu.run(rwSeedsKernel, { k, camH, camW, h, w, pool, alpha }, { cams, seeds });
+  const seeds = await rwSeeds(gpu, cams, h, w, pool, alpha);
   const t = await randomWalkTransition(gpu, features, opts);
   const scores = await matmul(gpu, seeds, t);
   gpu.release(seeds, t);

@@ -15,6 +15,10 @@
 //                       'randomwalk' psa's random walk on CLIP patch affinities         stages/rw.ts
 //                       'none' the CAA label map
 //
+// The GPU kernels behind every step are described in src/kernels/ (those of CAA, the CRF, PAR, the
+// random walk and the label maps in src/kernels/wsss/, the bilinear resizes in src/kernels/bilinear.ts);
+// the modules here compose them.
+//
 // Label maps of the CAM stages use eval_cam.py's rule: bg = (1 − max)^τ in float16 (τ = 2 by
 // default, the best of CLIP-ES's sweep for `attn` CAMs), first maximum wins (§3.6).
 // Values: 0 background, class index + 1, 255 ignore. Every GPU tensor of a run belongs to its
@@ -30,10 +34,12 @@ import type { ClipModel } from '../models/clip/model.js';
 import type { BoxMode } from './caa.js';
 import { LabelSetError, VOC_LABELSET, parseLabels, type LabelSet } from './labelset.js';
 import { CAM_SOURCE_NAMES, CAM_SOURCES, refinerStage, REFINERS, SEED_STAGES, STAGES, type CamSourceName, type Refiner, type Stage } from './registry.js';
+import { checkFitsDevice } from './limits.js';
 import { SeedContext, SeedError, type CamProduct } from './stage.js';
 import { labelSetEmbeddings, textRows } from './text.js';
 
 export { SeedError } from './stage.js';
+export { checkFitsDevice } from './limits.js';
 export { CAM_SOURCE_NAMES, REFINERS, STAGES, type CamSourceName, type Refiner, type Stage } from './registry.js';
 export { RW_CLIP_DEFAULTS } from './stages/rw.js';
 
@@ -72,11 +78,11 @@ export interface SeedOptions {
    * stride 8; on CLIP patch features at stride 16 the walk must be shorter: see RW_CLIP_DEFAULTS).
    */
   randomWalk?: {
-    /** Exponent of the affinities, > 0 (default 8). */
+    /** Exponent of the affinities, > 0 (default 32). */
     beta?: number;
-    /** Walk length: the transition matrix is raised to 2^logt; integer 0..30 (default 3). */
+    /** Walk length: the transition matrix is raised to 2^logt; integer 0..30 (default 1). */
     logt?: number;
-    /** Exponent of the background channel (1 − max CAM)^α, > 0 (default 4). */
+    /** Exponent of the background channel (1 − max CAM)^α, > 0 (default 2). */
     alpha?: number;
     /** Neighbourhood of the affinities in patch cells, integer 2..32 (default 5). */
     radius?: number;
@@ -164,7 +170,7 @@ export class SeedPipeline {
     if (!source) throw new SeedError(`unknown CAM source '${String(options.camSource)}' (${CAM_SOURCE_NAMES.join(', ')})`);
     const wanted = new Set<Stage>([...(options.stages ?? []), 'caa', seedStage]);
     for (const s of wanted) if (!STAGES.includes(s)) throw new SeedError(`unknown stage '${String(s)}' (${STAGES.join(', ')})`);
-    checkFitsDevice(gpu, this.model.config.vision, H, W, K);
+    checkFitsDevice(gpu, this.model.config.vision, H, W, K, { source: source.name });
     const stages = SEED_STAGES.filter((s) => wanted.has(s.name));
     const products = new Set<CamProduct>(stages.flatMap((s) => s.needs ?? []));
 
@@ -220,23 +226,3 @@ function checkLabels(labels: readonly number[], set: LabelSet): number[] {
   return [...labels];
 }
 
-/**
- * The largest per-image buffers must each fit one storage binding: the [K + 1, H, W] float maps at
- * image size, and the last block's attention gradients, heads × K × L² floats for L = patches + 1.
- * An image over either is refused here, naming the sizes, the limit and a size that fits, before
- * any GPU work (and not as a validation error deep inside a kernel).
- */
-export function checkFitsDevice(gpu: Gpu, vision: { heads: number; patch: number }, H: number, W: number, K: number): void {
-  const limit = Math.min(gpu.traits.limits.maxStorageBufferBindingSize, gpu.traits.limits.maxBufferSize);
-  const tokens = (h: number, w: number) => Math.ceil(h / vision.patch) * Math.ceil(w / vision.patch) + 1;
-  const maps = (h: number, w: number) => (K + 1) * h * w * 4;
-  const attention = (h: number, w: number) => Math.max(1, vision.heads) * K * tokens(h, w) ** 2 * 4;
-  const mib = (b: number) => `${(b / 2 ** 20).toFixed(0)} MiB`;
-  const what = maps(H, W) > attention(H, W) ? `${mib(maps(H, W))} per map ([${K + 1}, ${H}, ${W}] floats)` : `${mib(attention(H, W))} for the attention gradients (${vision.heads} heads × ${K} label${K > 1 ? 's' : ''} × ${tokens(H, W)}² tokens)`;
-  if (Math.max(maps(H, W), attention(H, W)) <= limit) return;
-  let scale = 1;
-  while (scale > 0.01 && Math.max(maps(H * scale, W * scale), attention(H * scale, W * scale)) > limit) scale *= 0.95;
-  throw new SeedError(
-    `image ${W}×${H} with ${K} label${K > 1 ? 's' : ''} needs ${what}, more than this device's ${mib(limit)} buffer limit; downscale it to at most about ${Math.floor(W * scale)}×${Math.floor(H * scale)}`,
-  );
-}

@@ -108,9 +108,9 @@ export class SeedContext {
     return this.options.camExponent ?? 2;
   }
 
-  /** Takes ownership of a tensor: it is freed when the image's run ends, however it ends. */
+  /** Takes ownership of a tensor: it is freed when the image's run ends, however it ends. Owning it again is a no-op. */
   own<T extends Tensor>(t: T): T {
-    this.owned.push(t);
+    if (!this.owned.includes(t)) this.owned.push(t);
     return t;
   }
 
@@ -126,8 +126,17 @@ export class SeedContext {
     return this.cams;
   }
 
-  /** Frees every tensor the run owns. */
+  /**
+   * Frees every tensor the run owns. Runs in `finally`, so it never throws: a tensor that cannot be
+   * returned (its device is gone) must not hide the error that ended the run or keep the others.
+   */
   release(): void {
-    this.gpu.release(...this.owned.splice(0));
+    for (const t of this.owned.splice(0)) {
+      try {
+        this.gpu.release(t);
+      } catch {
+        // The pool refuses it only when the device or the pool is gone; nothing is left to free.
+      }
+    }
   }
 }

@@ -12,6 +12,8 @@ import { CAM_SOURCE_NAMES } from '../../src/wsss/seeds.js';
 import { captureStdio } from '../helpers/stdio.js';
 
 let dir: string;
+/** The 'cam' stage's mIoU per CAM source, to see that the sources differ. */
+const camMiou = new Map<string, number>();
 afterAll(async () => {
   if (dir) await rm(dir, { recursive: true, force: true });
 });
@@ -32,5 +34,12 @@ describe('world report in the browser', () => {
       const b = browser.scores[s.name as keyof typeof browser.scores]!;
       expect(Math.abs(b.miou - s.scores.miou), s.name).toBeLessThanOrEqual(1e-4);
     }
+    // Both reports say which source made them, and the sources give different CAMs.
+    for (const side of ['node', 'browser']) {
+      const facts = (JSON.parse(readFileSync(join(dir, cam, side, 'report.json'), 'utf8')) as { facts: [string, string][] }).facts;
+      expect(facts, side).toContainEqual(['CAM source', cam]);
+    }
+    camMiou.set(cam, node.stages.find((s) => s.name === 'cam')!.scores.miou);
+    if (camMiou.size === CAM_SOURCE_NAMES.length) expect(new Set(camMiou.values()).size).toBe(CAM_SOURCE_NAMES.length);
   });
 });

@@ -23,5 +23,7 @@ describe('README figures', () => {
     expect(check(readme.replace(row, cells.join('|'))).join('\n')).toMatch(/README row '\| crf \|': column 2 is '\d+\.\d+', bench\/results\/world-report-gradcam/);
     expect(check(readme.replace(/3,233(\s+)loads/, '3,234$1loads')).join('\n')).toMatch(/figure 1 is '3,234', .*gives '3,233'/);
     expect(check(`${readme}\nsee bench/results/nothing-here.json\n`)).toContain('README names bench/results/nothing-here.json, which does not exist');
+    // A second row with the same first cell would leave one of them unchecked.
+    expect(check(readme.replace(row, `${row}\n${row}`)).join('\n')).toMatch(/2 README table rows start with '\| crf \|'/);
   });
 });

@@ -15,7 +15,7 @@ function report(): SeedReport {
     facts: [['adapter', 'swiftshader & co']],
     classNames: ['background', 'cat', 'dog & <friends>'],
     stages: [
-      { name: 'caa', description: 'CAA', scores: scores([0, 0, 1, 0]), floor: 0.2 },
+      { name: 'caa', description: 'CAA', scores: scores([0, 0, 1, 0]), ci: { value: 0.2, band: 0.005 } },
       { name: 'crf', description: 'CRF', scores: scores([0, 0, 1, 1]) },
     ],
     timings: { text: 10, gradcam: 30, 'gradcam.vision': 25, caa: 20, total: 65 },
@@ -38,7 +38,7 @@ describe('renderSeedReport', () => {
     // caa: background IoU 2/3, cat 1/2 → 58.3 %; crf: both 1 → 100 %.
     expect(html).toMatch(/<td>caa<\/td><td>CAA<\/td><td class="n"><b>58\.3<\/b><\/td>/);
     expect(html).toMatch(/<td>crf<\/td><td>CRF<\/td><td class="n"><b>100\.0<\/b><\/td>/);
-    expect(html).toContain('<td class="n">20.0</td>'); // the floor
+    expect(html).toContain('<td class="n">20.0 ± 0.5</td>'); // CI's value and band
     expect(html).toMatch(/<tr><td>cat<\/td><td class="n">50\.0<\/td><td class="n">100\.0<\/td><\/tr>/);
     expect(html).not.toMatch(/<tr><td>dog/); // absent from GT and predictions
   });

@@ -1,7 +1,7 @@
 // Plain float64 / integer references for the resize kernels, written from the definitions (PyTorch's
 // interpolation formulas and docs/algorithms.md §1.3 for Pillow) independently of the host tables
-// in src/kernels/resize.ts: 2-D evaluation per output pixel for torch, the spec's literal loops for
-// Pillow. Images are planar [C, H, W] in flat arrays.
+// in src/kernels/resize.ts and src/kernels/bilinear.ts: 2-D evaluation per output pixel for torch,
+// the spec's literal loops for Pillow. Images are planar [C, H, W] in flat arrays.
 
 /** torch bilinear, align_corners=False: source (o+0.5)·in/out − 0.5 clamped at 0, no antialias. */
 export function torchBilinearRef(x: ArrayLike<number>, c: number, h: number, w: number, oh: number, ow: number): Float64Array {

@@ -13,7 +13,8 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { avgPool2d, bilinear, bilinearAxis, channelArgmax, channelSoftmax, globalAvgPool, maxPool2d, poolOutputSize, scaledSize, type Pool2dOptions } from '../../src/kernels/pool.js';
+import { bilinear, bilinearAxis, scaledSize } from '../../src/kernels/bilinear.js';
+import { avgPool2d, channelArgmax, channelSoftmax, globalAvgPool, maxPool2d, poolOutputSize, type Pool2dOptions } from '../../src/kernels/pool.js';
 import { testGpu } from '../helpers/gpu.js';
 import { expectClose, randomArray } from '../helpers/reference.js';
 

@@ -79,7 +79,10 @@ it('every stage lies in its band, the stages keep their order, and all beat a bl
     expect(got, `stage ${stage} was scored`).toBeDefined();
     expect(Math.abs(got! - want), `${stage}: mIoU ${(100 * got!).toFixed(2)} % is outside ${(100 * want).toFixed(2)} ± ${(100 * spec.band).toFixed(1)} (all: ${all})`).toBeLessThanOrEqual(spec.band);
   }
-  for (const [a, , b] of spec.relations) expect(miou[a]!, `${a} > ${b} (all: ${all})`).toBeGreaterThan(miou[b]!);
+  for (const [a, op, b] of spec.relations) {
+    expect(op, 'floors.json relations use >').toBe('>');
+    expect(miou[a]!, `${a} > ${b} (all: ${all})`).toBeGreaterThan(miou[b]!);
+  }
 
   // The blind baseline on the same images, scored the same way.
   const layout = vocLayout(world);

@@ -4,18 +4,9 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { roundToF16 } from '../../src/models/clip/common.js';
-import {
-  boxMask,
-  caaHighres,
-  caaRefine,
-  linearAxis,
-  minMaxRows,
-  propagateSymmetric,
-  resizeLinear,
-  scoremapBoxes,
-  sinkhornAffinity,
-  type LinearMode,
-} from '../../src/wsss/caa.js';
+import { linearAxis, resizeLinear, type LinearMode } from '../../src/kernels/bilinear.js';
+import { minMaxRows, propagateSymmetric, sinkhornAffinity } from '../../src/kernels/wsss/caa.js';
+import { boxMask, caaHighres, caaRefine, scoremapBoxes } from '../../src/wsss/caa.js';
 import { testGpu } from '../helpers/gpu.js';
 import { expectClose, randomArray } from '../helpers/reference.js';
 

@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { KernelError } from '../../src/gpu/errors.js';
 import { bilateralFeatures, buildLattice, gaussianFeatures } from '../../src/wsss/crf-lattice.js';
-import { buildCrfLattice, crfImage, crfSeeds, crfUnaryKernel, denseCrf, negLogTableFor, unaryOfF16, wrapToUint8 } from '../../src/wsss/crf.js';
+import { crfUnaryKernel, negLogTableFor, unaryOfF16 } from '../../src/kernels/wsss/crf.js';
+import { buildCrfLattice, crfImage, crfSeeds, denseCrf, wrapToUint8 } from '../../src/wsss/crf.js';
 import { f16BitsToF32 } from '../../src/weights/dtype.js';
 import {
   bilateralFeaturesRef,

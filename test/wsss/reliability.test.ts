@@ -113,6 +113,9 @@ describe('seed pipeline reliability', () => {
         expect(files.filter((f) => f.startsWith(`${id}.`)).length > 0, id).toBe(done);
       }
       expect(existsSync(join(out, 'summary.json'))).toBe(false);
+      // Resuming with other settings would mix two kinds of seeds in one folder: refused, naming the setting.
+      await expect(runDataset(pipeline, { root: world, out, labelSet, split: 'val', seedOptions: { labelSet, camSource: 'maskclip' } }))
+        .rejects.toThrow(/settings\.json: this folder holds seeds made with camSource = "gradcam", not "maskclip"/);
       const resumed = await runDataset(pipeline, { root: world, out, labelSet, split: 'val', seedOptions: { labelSet } });
       expect(resumed.resumed).toBe(seeds.length);
       expect(resumed.processed).toBe(4 - seeds.length);

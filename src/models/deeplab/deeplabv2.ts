@@ -12,7 +12,7 @@
 // The three backbone passes share one set of weights (graph weight values are bound once).
 import type { Graph, Value } from '../../graph/graph.js';
 import { binaryOp, bilinearOp } from '../../graph/ops.js';
-import { scaledSize } from '../../kernels/pool.js';
+import { scaledSize } from '../../kernels/bilinear.js';
 import type { DeepLabConfig } from '../../weights/layouts/deeplab.js';
 import { convNode, DeepLabError, type ConvSource, type DeepLabParams } from './common.js';
 import { backboneConvs, buildBackbone, deeplabBackbone } from './resnet.js';

@@ -29,16 +29,17 @@ import type { Tensor } from '../../gpu/tensor.js';
 import type { Graph, OpDef, Value } from '../../graph/graph.js';
 import { binaryOp, camMinMaxOp, clipHeadOp, layerNormOp, matmulOp, permuteOp, reduceOp, sliceOp, softmaxOp, unaryOp } from '../../graph/ops.js';
 import type { RgbaImage } from '../../io/image.js';
+import { resizeLinear } from '../../kernels/bilinear.js';
 import { reduce } from '../../kernels/reduce.js';
 import { copy } from '../../kernels/layout.js';
 import { param, tensorOf, type ClipWeights } from '../../models/clip/common.js';
 import type { ClipModel } from '../../models/clip/model.js';
 import { buildClipVision, visionGrid, type PositionalRounding } from '../../models/clip/vision.js';
 import type { ClipConfig } from '../../weights/layouts/clip.js';
-import { resizeLinear } from '../caa.js';
 import { attentionAffinity, caaBlocksOf, checkText, DEFAULT_CAA_LAYERS, GradCamError, imageTensor } from '../gradcam.js';
 import { MAX_CLASSES, type LabelSet } from '../labelset.js';
-import type { CamSource } from '../stage.js';
+import { checkFitsDevice } from '../limits.js';
+import { SeedError, type CamSource } from '../stage.js';
 import { labelSetEmbeddings } from '../text.js';
 
 export interface MaskClipGraphOptions {
@@ -183,12 +184,23 @@ export async function maskClip(model: ClipModel, rgba: RgbaImage, text: Float32A
     return await graph.exclusive(async () => {
       const { outputs } = await graph.run({ image: input.data, text }, { read: ['probs', 'cams'] });
       const n = gh * gw;
-      // The graph's buffers are reused by its next run: the result keeps copies.
-      const cams = await copy(gpu, graph.outputTensor('cams'));
-      const affinity = o.caaLayers > 0 ? (await copy(gpu, graph.outputTensor('affinity'))).view([n, n]) : undefined;
-      const scores = o.scores ? (await copy(gpu, graph.outputTensor('scores'))).view([rows, gh, gw]) : undefined;
-      const features = o.features ? await copy(gpu, graph.outputTensor('features')) : undefined;
-      return { grid: [gh, gw], cams, camsHost: outputs.get('cams') as Float32Array, probs: outputs.get('probs') as Float32Array, affinity, scores, features, ms: performance.now() - start };
+      // The graph's buffers are reused by its next run: the result keeps copies (freed here if a later copy fails).
+      const copies: Tensor[] = [];
+      const keep = async (name: string) => {
+        const t = await copy(gpu, graph.outputTensor(name));
+        copies.push(t);
+        return t;
+      };
+      try {
+        const cams = await keep('cams');
+        const affinity = o.caaLayers > 0 ? (await keep('affinity')).view([n, n]) : undefined;
+        const scores = o.scores ? (await keep('scores')).view([rows, gh, gw]) : undefined;
+        const features = o.features ? await keep('features') : undefined;
+        return { grid: [gh, gw] as [number, number], cams, camsHost: outputs.get('cams') as Float32Array, probs: outputs.get('probs') as Float32Array, affinity, scores, features, ms: performance.now() - start };
+      } catch (err) {
+        gpu.release(...copies);
+        throw err;
+      }
     });
   } finally {
     if (input.owned) gpu.release(input.owned);
@@ -200,7 +212,9 @@ export const maskClipSource: CamSource<'maskclip'> = {
   label: 'MaskCLIP',
   description: 'MaskCLIP: the last block’s value path per patch, scored against the labels and background prompts',
   async run(ctx) {
-    const r = await maskClip(ctx.model, ctx.image, ctx.text, ctx.classes, { caaLayers: ctx.options.caaLayers ?? DEFAULT_CAA_LAYERS, scores: false, features: ctx.products.has('features') });
+    const caaLayers = ctx.options.caaLayers ?? DEFAULT_CAA_LAYERS;
+    if (!(Number.isInteger(caaLayers) && caaLayers >= 1)) throw new SeedError(`caaLayers = ${caaLayers} must be a positive integer (CAA needs the attention of at least one block)`);
+    const r = await maskClip(ctx.model, ctx.image, ctx.text, ctx.classes, { caaLayers, scores: false, features: ctx.products.has('features') });
     return { grid: r.grid, cams: ctx.own(r.cams), camsHost: r.camsHost, probs: r.probs, affinity: ctx.own(r.affinity!), features: r.features && ctx.own(r.features) };
   },
 };
@@ -235,6 +249,9 @@ export async function maskClipLabelsOf(model: ClipModel, image: RgbaImage, text:
   const start = performance.now();
   const gpu: Gpu = model.gpu;
   const { width: W, height: H } = image;
+  const rows = checkText(text, model.config.embedDim);
+  // The score maps at image size are [rows, H, W]: as the pipeline's maps with rows − 1 labels.
+  checkFitsDevice(gpu, model.config.vision, H, W, rows - 1, { source: 'maskclip' });
   const r = await maskClip(model, image, text, C, { caaLayers: 0, scores: true });
   const owned: Tensor[] = [r.cams, r.scores!];
   try {

@@ -1,7 +1,8 @@
 // 'caa': CLIP-ES's class-aware attention affinity (docs/algorithms.md §3.5): Sinkhorn on the
 // attention affinity, box masks from each CAM, S(S(B ⊙ cam)), min-max, cv2 bilinear to the image,
 // float16 (`attn_highres`). Its CAMs are what the refiners after it and the written .npy files use.
-import { caaHighres, caaRefine, sinkhornAffinity } from '../caa.js';
+import { sinkhornAffinity } from '../../kernels/wsss/caa.js';
+import { caaHighres, caaRefine } from '../caa.js';
 import { labelMap } from '../labels.js';
 import type { SeedStage } from '../stage.js';
 

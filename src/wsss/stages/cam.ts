@@ -1,6 +1,6 @@
 // 'cam': the CAM source's grid CAMs resized to the image (cv2 bilinear, float16: CLIP-ES's
 // `highres`, no further min-max) and labelled with eval_cam.py's rule, bg = (1 − max)^τ.
-import { resizeLinear } from '../caa.js';
+import { resizeLinear } from '../../kernels/bilinear.js';
 import { labelMap } from '../labels.js';
 import type { SeedStage } from '../stage.js';
 

@@ -4,12 +4,14 @@ import { randomWalk } from '../randomwalk.js';
 import { SeedError, type SeedStage } from '../stage.js';
 
 /**
- * Random-walk settings for CLIP patch features. psa's logt 8 (T^256) at stride 16 with these
- * smoother affinities mixes the whole image into one class, and α 16 crushes the background of
- * CAMs that are not near 0 off the object. Swept on 8 world val images (mIoU %, β/logt/α):
- * 8/8/16 8.0, 8/4/16 12.0, 8/3/16 13.7, 32/3/16 14.5, 8/3/4 18.7, 2/3/4 10.9.
+ * Random-walk settings for CLIP patch features, tuned on the world's train images (never on the val
+ * images CI and README score): `scripts/tune-randomwalk.ts` over β ∈ {8, 16, 32}, logt ∈ {1, 2, 3},
+ * α ∈ {2, 4, 8} on 12 train images (bench/results/rw-sweep-train-2026-12-07.json): best β 32,
+ * logt 1, α 2 (26.1 % mIoU; the former 8/3/4 scored 21.4 %). The best sits at the grid's edge: on
+ * these features a short walk and a soft background do best. psa's own values (β 8, logt 8, α 16)
+ * are tuned for AffinityNet features at stride 8.
  */
-export const RW_CLIP_DEFAULTS = { beta: 8, logt: 3, alpha: 4, radius: 5 };
+export const RW_CLIP_DEFAULTS = { beta: 32, logt: 1, alpha: 2, radius: 5 };
 
 export const randomWalkStage: SeedStage<'rw', 'randomwalk'> = {
   name: 'rw',
