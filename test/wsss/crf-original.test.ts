@@ -4,19 +4,12 @@
 // float16, DenseCRF with its parameters, argmax through keys, confidence < 0.95 → 255), whose
 // DenseCRF class is deeplab-pytorch's (@ 4219467, bit-identical output). The project's side runs as
 // src/wsss/seeds.ts calls it: crfProbabilities → denseCrf(crfImage(rgb, 'clip-es')) → crfSeeds.
-import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { f16BitsToF32 } from '../../src/weights/dtype.js';
 import { CLIP_ES_CRF, crfImage, crfSeeds, denseCrf } from '../../src/wsss/crf.js';
 import { crfProbabilities } from '../../src/wsss/labels.js';
 import { denseCrfRef } from '../helpers/crf-ref.js';
+import { caseArrays, readManifest, type ArrayEntry } from '../helpers/fixture-arrays.js';
 import { testGpu } from '../helpers/gpu.js';
-
-interface ArrayEntry {
-  offset: number;
-  dtype: 'u8' | 'f16' | 'f32';
-  shape: number[];
-}
 
 interface GoldenCase {
   name: string;
@@ -31,19 +24,10 @@ interface GoldenCase {
   arrays: Record<'rgb' | 'cams_f16' | 'probs_f16' | 'crf_image' | 'q' | 'argmax' | 'mask', ArrayEntry>;
 }
 
-const dir = new URL('../fixtures/crf-original/', import.meta.url);
-const manifest = JSON.parse(readFileSync(new URL('manifest.json', dir), 'utf8')) as { cases: GoldenCase[] };
+const manifest = readManifest<{ cases: GoldenCase[] }>('crf-original');
 
 function load(c: GoldenCase) {
-  const bytes = readFileSync(new URL(c.file, dir));
-  const buf = bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength);
-  const get = (name: keyof GoldenCase['arrays']): Uint8Array | Float32Array => {
-    const { offset, dtype, shape } = c.arrays[name];
-    const n = shape.reduce((a, b) => a * b, 1);
-    if (dtype === 'u8') return new Uint8Array(buf, offset, n);
-    if (dtype === 'f32') return new Float32Array(buf, offset, n);
-    return Float32Array.from(new Uint16Array(buf, offset, n), f16BitsToF32);
-  };
+  const get = caseArrays('crf-original', c.file, c.arrays);
   return {
     rgb: get('rgb') as Uint8Array,
     cams: get('cams_f16') as Float32Array,

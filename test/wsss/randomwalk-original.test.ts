@@ -3,18 +3,11 @@
 // network/resnet38_aff.py Net.forward (pairs from tool/pyutils.py get_indices_of_pairs) computed
 // from given feature maps. The project's side is randomWalk as src/wsss/seeds.ts calls it, at psa's
 // stride 8.
-import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { f16BitsToF32 } from '../../src/weights/dtype.js';
 import { randomWalk } from '../../src/wsss/randomwalk.js';
+import { caseArrays, readManifest, type ArrayEntry } from '../helpers/fixture-arrays.js';
 import { testGpu } from '../helpers/gpu.js';
 import { expectClose } from '../helpers/reference.js';
-
-interface ArrayEntry {
-  offset: number;
-  dtype: 'u8' | 'f16' | 'f32';
-  shape: number[];
-}
 
 interface GoldenCase {
   name: string;
@@ -33,19 +26,10 @@ interface GoldenCase {
   arrays: Record<'features' | 'cams' | 'scores' | 'labels', ArrayEntry>;
 }
 
-const dir = new URL('../fixtures/rw-original/', import.meta.url);
-const manifest = JSON.parse(readFileSync(new URL('manifest.json', dir), 'utf8')) as { cases: GoldenCase[] };
+const manifest = readManifest<{ cases: GoldenCase[] }>('rw-original');
 
 function load(c: GoldenCase) {
-  const bytes = readFileSync(new URL(c.file, dir));
-  const buf = bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength);
-  const get = (name: keyof GoldenCase['arrays']): Uint8Array | Float32Array => {
-    const { offset, dtype, shape } = c.arrays[name];
-    const n = shape.reduce((a, b) => a * b, 1);
-    if (dtype === 'u8') return new Uint8Array(buf, offset, n);
-    if (dtype === 'f32') return new Float32Array(buf, offset, n);
-    return Float32Array.from(new Uint16Array(buf, offset, n), f16BitsToF32);
-  };
+  const get = caseArrays('rw-original', c.file, c.arrays);
   return { features: get('features') as Float32Array, cams: get('cams') as Float32Array, scores: get('scores') as Float32Array, labels: get('labels') as Uint8Array };
 }
 
