@@ -46,7 +46,7 @@ const USAGE = `usage: npm run bench:seeds -- [options]
   --size WxH        the image (a synthetic scene; ignored with --image)      [500x375]
   --image PATH      a real image instead (PNG or JPEG)
   --labels CASES    ';'-separated label lists, one case each              [cat;cat,dog,sofa]
-  --warm N          timed runs per case after the cold one                 [1 on SwiftShader, else 3]
+  --warm N          timed runs per case after the cold one                 [3]
   --quick           224x168, the one-label case only, 1 warm run
   --no-peer         skip the PyTorch peer
   --no-profile      no timestamp queries (no image-encoder / head split)
@@ -165,7 +165,7 @@ async function main(): Promise<number> {
   try {
     const timestamps = gpu.traits.features.timestampQuery;
     const profile = cli.profile && timestamps;
-    const warmRuns = cli.warm ?? (gpu.isSwiftShader ? 1 : 3);
+    const warmRuns = cli.warm ?? 3;
     const header = {
       adapter: gpu.adapterName,
       kind: gpu.traits.adapter.kind,
