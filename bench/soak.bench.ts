@@ -12,9 +12,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { runHarnessPage } from '../harness/lib/browser.js';
 import { buildHarness } from '../harness/lib/build.js';
+import { soakLoop, type SoakSample } from '../harness/lib/soak-loop.js';
 import { Gpu } from '../src/gpu/context.js';
 import { ClipModel } from '../src/models/clip/model.js';
-import { worldPhoto } from '../src/world/photo.js';
 import { worldLabelSetJson } from '../src/world/labelset.js';
 import { parseLabelSet } from '../src/wsss/labelset.js';
 import { SeedPipeline } from '../src/wsss/seeds.js';
@@ -26,17 +26,7 @@ const USAGE = `usage: npm run bench:soak -- [--images N] [--every K] [--browser]
   --every K    record the counters every K images     [50]
   --out FILE   results file [bench/results/soak-<adapter>-<date>.json]`;
 
-interface Sample {
-  images: number;
-  poolLiveBuffers: number;
-  poolLiveBytes: number;
-  poolFreeBuffers: number;
-  poolFreeBytes: number;
-  /** Process RSS (Node only). */
-  rssBytes?: number;
-  heapUsedBytes: number;
-  msPerImage: number;
-}
+type Sample = SoakSample;
 
 /** Least-squares slope of y over x. */
 function slope(x: number[], y: number[]): number {
@@ -58,23 +48,14 @@ async function soakNode(count: number, every: number): Promise<{ adapter: string
   const pipeline = new SeedPipeline(model);
   const labelSet = parseLabelSet(worldLabelSetJson(), 'world');
   console.log(`soak: ${count} world images on ${gpu.adapterName}, Node ${process.version}, ${os.cpus()[0]?.model} × ${os.cpus().length}`);
-  const samples: Sample[] = [];
-  let windowStart = performance.now();
-  for (let i = 0; i < count; i++) {
-    // Seed 2 (the world CLIP's training world) gives an endless supply of distinct images and sizes.
-    const { image, labels } = await worldPhoto(2, i, 'train');
-    await pipeline.run(image, labels, { labelSet, refiner: 'crf' });
-    if ((i + 1) % every === 0 || i + 1 === count) {
-      const now = performance.now();
-      const done = i + 1;
-      const previous = samples.at(-1)?.images ?? 0;
-      const pool = gpu.pool.stats();
-      const memory = process.memoryUsage();
-      samples.push({ images: done, poolLiveBuffers: pool.liveBuffers, poolLiveBytes: pool.liveBytes, poolFreeBuffers: pool.freeBuffers, poolFreeBytes: pool.freeBytes, rssBytes: memory.rss, heapUsedBytes: memory.heapUsed, msPerImage: (now - windowStart) / (done - previous) });
-      windowStart = now;
-      printSample(samples.at(-1)!);
-    }
-  }
+  const samples = await soakLoop({
+    gpu, pipeline, labelSet, count, every,
+    memory: () => {
+      const m = process.memoryUsage();
+      return { rssBytes: m.rss, heapUsedBytes: m.heapUsed };
+    },
+    onSample: printSample,
+  });
   const adapter = gpu.adapterName;
   await model.destroy();
   await gpu.destroy();

@@ -48,6 +48,7 @@ import { param, tensorOf, type ClipWeights } from '../models/clip/common.js';
 import type { ClipImageInput, ClipModel } from '../models/clip/model.js';
 import { buildClipVision, visionGrid, type PositionalRounding } from '../models/clip/vision.js';
 import type { ClipConfig } from '../weights/layouts/clip.js';
+import type { CamMaps } from './stage.js';
 
 export class GradCamError extends Error {
   override name = 'GradCamError';
@@ -286,26 +287,18 @@ export interface GradCamOptions {
   features?: boolean;
 }
 
-export interface GradCamResult {
-  /** Patch grid [gh, gw]; n = gh·gw. */
-  grid: [number, number];
-  /** Grad-CAMs [K, n] on the GPU, after ReLU and the two float32 min-max passes (row-major grid). */
-  cams: Tensor;
-  camsHost: Float32Array;
-  /** Softmax over the K + M text rows. */
-  probs: Float32Array;
-  /** [n, n] on the GPU: mean head-averaged attention of the last caaLayers blocks, class token removed. */
-  affinity: Tensor;
-  /** With `features`: A = ln_1(X) of the last block at the patch tokens, channels first [D, n]. */
-  features?: Tensor;
+/**
+ * The CAM source's maps (CamMaps): Grad-CAMs after ReLU and the two float32 min-max passes, the
+ * softmax over the K + M text rows, the mean attention of the last caaLayers blocks, and with
+ * `features` A = ln_1(X) of the last block at the patch tokens, channels first [D, n].
+ */
+export interface GradCamResult extends CamMaps {
   /**
    * Milliseconds. Always `total` (wall clock of the call, including upload and read-back). With
    * `profile`: GPU time per stage, `vision` (patch embedding and blocks 0..L−2), `block` (the last
    * block's forward, the head and the backward pass), `cam` (CAM and affinity).
    */
   timings: Record<string, number>;
-  /** With `profile`: FLOPs per stage (as in `timings`), counted by the ops that declare them. */
-  flops?: Record<string, number>;
   /** Frees `cams` and `affinity`. */
   release(): void;
 }

@@ -34,24 +34,16 @@ import { reduce } from '../../kernels/reduce.js';
 import { copy } from '../../kernels/layout.js';
 import { param, tensorOf, type ClipWeights } from '../../models/clip/common.js';
 import type { ClipModel } from '../../models/clip/model.js';
-import { buildClipVision, visionGrid, type PositionalRounding } from '../../models/clip/vision.js';
+import { buildClipVision, visionGrid } from '../../models/clip/vision.js';
 import type { ClipConfig } from '../../weights/layouts/clip.js';
-import { attentionAffinity, caaBlocksOf, checkText, DEFAULT_CAA_LAYERS, GradCamError, imageTensor } from '../gradcam.js';
+import { attentionAffinity, caaBlocksOf, checkText, DEFAULT_CAA_LAYERS, GradCamError, imageTensor, type GradCamGraphOptions } from '../gradcam.js';
 import { MAX_CLASSES, type LabelSet } from '../labelset.js';
 import { checkFitsDevice } from '../limits.js';
 import { SeedError, type CamSource } from '../stage.js';
 import { labelSetEmbeddings } from '../text.js';
 
-export interface MaskClipGraphOptions {
-  height: number;
-  width: number;
-  /** K label rows, then M background rows. */
-  classes: number;
-  background: number;
-  /** Blocks averaged into CAA's affinity (default 8); 0: no affinity output. */
-  caaLayers?: number;
-  positionalRounding?: PositionalRounding;
-}
+/** As Grad-CAM's graph options, without its class chunks; caaLayers 0 leaves the affinity out. */
+export type MaskClipGraphOptions = Omit<GradCamGraphOptions, 'chunkBytes'>;
 
 export interface MaskClipGraph {
   image: Value;
