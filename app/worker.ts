@@ -295,7 +295,7 @@ async function run(items: RunItem[], camSourceName: string, output?: FileSystemD
           break;
         }
         const decodeMs = performance.now() - t0;
-        const result = await runPipeline.run(image, labels, { labelSet: runLabelSet, stages: ['cam', 'caa', 'crf'], camSource, signal, ...(crfImage ? { crfPixels: crfImage } : {}) });
+        const result = await runPipeline.run(image, labels, { labelSet: runLabelSet, stages: ['cam', 'caa', 'crf'], camSource, signal, stageTimes: true, read: ['cams'], ...(crfImage ? { crfPixels: crfImage } : {}) });
         // A cancel that arrived after the last step still abandons the image: nothing of it is kept or written.
         if (signal.aborted) break;
         const t1 = performance.now();

@@ -126,8 +126,25 @@ interface CaseResult {
   flops: Record<string, number>;
   peer?: { cold: Record<string, number>; warm: Record<string, Stats> };
   seedsHistogram: Record<string, number>;
-  /** Host↔device traffic of the cold run and of the last warm run (SeedResult.traffic). */
-  traffic: { cold: SeedResult['traffic']; warm: SeedResult['traffic'] };
+  /**
+   * Host↔device traffic (SeedResult.traffic) of the cold run, of the last warm run (which waits
+   * after every step for the per-step times), and of a warm run with the defaults (one submit,
+   * one read-back at the end): the figure a user's run has.
+   */
+  traffic: { cold: SeedResult['traffic']; warm: SeedResult['traffic']; plain: SeedResult['traffic'] };
+  /** Wall ms of the warm run with the defaults. */
+  plainMs: number;
+}
+
+/** The first image's time without and with SeedPipeline.warmup, each on a fresh device, and a warm run's. */
+interface ColdStart {
+  labels: number[];
+  /** The first run on a device (the case's cold run): pipelines built as the run reaches them. */
+  withoutWarmup: { firstMs: number };
+  /** warmup() on a fresh device, then the first run. */
+  withWarmup: { warmupMs: number; firstMs: number };
+  /** A warm run with the defaults. */
+  warmMs: number;
 }
 
 /** One run's host↔device traffic and host time, in a line. */
@@ -216,14 +233,14 @@ async function main(): Promise<number> {
       const busy = await cpuBusy(500);
       console.log(`K = ${labels.length} (${names.join(', ')}): cold run, then ${warmRuns} warm (busy before ${Math.round(100 * busy)} %)…`);
       t0 = performance.now();
-      const cold = await pipeline.run(image, labels, { refiner: 'crf' });
+      const cold = await pipeline.run(image, labels, { refiner: 'crf', stageTimes: true });
       const coldMs = performance.now() - t0;
       console.log(`  cold ${fmtMs(coldMs)} ms (${Object.entries(stepTimes(cold)).map(([k, v]) => `${k} ${fmtMs(v)}`).join(', ')})`);
       const runs: Array<Record<string, number>> = [];
       let last = cold;
       let flops: Record<string, number> = {};
       for (let i = 0; i < warmRuns; i++) {
-        last = await pipeline.run(image, labels, { refiner: 'crf', profile });
+        last = await pipeline.run(image, labels, { refiner: 'crf', profile, stageTimes: true });
         runs.push(stepTimes(last));
         if (last.flops) flops = { ...last.flops };
         console.log(`  warm ${i + 1}: ${Object.entries(runs.at(-1)!).map(([k, v]) => `${k} ${fmtMs(v)}`).join(', ')}`);
@@ -237,11 +254,38 @@ async function main(): Promise<number> {
         const name = v === 0 ? 'background' : v === 255 ? 'ignore' : VOC_LABELSET.classes[v - 1]!.name;
         histogram[name] = (histogram[name] ?? 0) + 1;
       }
-      cases.push({ labels, names, coldMs, warm: p50s(runs.length ? runs : [stepTimes(cold)]), flops, seedsHistogram: histogram, traffic: { cold: cold.traffic, warm: last.traffic } });
+      t0 = performance.now();
+      const plain = await pipeline.run(image, labels, { refiner: 'crf' });
+      const plainMs = performance.now() - t0;
+      if (plain.seeds.some((v, i) => v !== last.seeds[i])) throw new Error('a run with the default options gave other seeds than the per-step timed run');
+      cases.push({ labels, names, coldMs, plainMs, warm: p50s(runs.length ? runs : [stepTimes(cold)]), flops, seedsHistogram: histogram, traffic: { cold: cold.traffic, warm: last.traffic, plain: plain.traffic } });
       console.log(`  traffic, cold: ${trafficLine(cold.traffic)}`);
-      console.log(`  traffic, warm: ${trafficLine(last.traffic)}`);
+      console.log(`  traffic, warm (waits after each step): ${trafficLine(last.traffic)}`);
+      console.log(`  traffic, warm with the defaults (${fmtMs(plainMs)} ms): ${trafficLine(plain.traffic)}`);
     }
     await model.destroy();
+
+    // The first image again on a fresh device, this time after SeedPipeline.warmup: pipelines built
+    // all at once instead of one after another during the first run.
+    let coldStart: ColdStart | undefined;
+    if (!cli.quick) {
+      const first = cli.cases[0]!;
+      const fresh = await Gpu.open({ unsafeNoRobustness: cli.unsafe });
+      try {
+        const m = await ClipModel.load(fresh, cli.weights, cli.bpe === '' ? {} : { tokenizer: cli.bpe });
+        const p = new SeedPipeline(m);
+        const warmupMs = await p.warmup(image, [first.length], { refiner: 'crf' });
+        t0 = performance.now();
+        await p.run(image, first, { refiner: 'crf' });
+        const firstMs = performance.now() - t0;
+        await m.destroy();
+        const c = cases[0]!;
+        coldStart = { labels: first, withoutWarmup: { firstMs: c.coldMs }, withWarmup: { warmupMs, firstMs }, warmMs: c.plainMs };
+        console.log(`\ncold start, K = ${first.length}: first image ${fmtMs(c.coldMs)} ms without warmup (${fmtRatio(c.coldMs / c.plainMs)} a warm run); with warmup ${fmtMs(warmupMs)} ms, then the first image ${fmtMs(firstMs)} ms (${fmtRatio(firstMs / c.plainMs)}); warm ${fmtMs(c.plainMs)} ms`);
+      } finally {
+        await fresh.destroy();
+      }
+    }
 
     // Peer, after seedmask so that the two do not share the CPU.
     let peer: PeerReport | { error: string } | undefined;
@@ -290,7 +334,7 @@ async function main(): Promise<number> {
     console.log("peer eff. GFLOP/s: seedmask's FLOPs for the same result over the peer's time (the peer does more work: one backward pass per label, the full input projection).");
 
     const file = cli.out ?? resultPath('seeds', header.kind, gpu.traits.adapter.architecture || gpu.traits.adapter.vendor, header.date);
-    writeResults(file, { ...header, loadMs, text, cases, peer });
+    writeResults(file, { ...header, loadMs, text, cases, coldStart, peer });
     return 0;
   } finally {
     rmSync(scratch, { recursive: true, force: true });

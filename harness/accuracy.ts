@@ -33,7 +33,7 @@ async function main() {
     const { id, image, mask } = await worldPhoto(seed, first + i, 'val');
     // Labels from the mask, ascending, as dataset runs take them.
     const labels = [...new Set(mask)].filter((v) => v !== 0 && v !== 255).sort((a, b) => a - b).map((v) => v - 1);
-    const result = await pipeline.run(image, labels, { labelSet, refiner: 'crf', stages: [...STAGES], camSource });
+    const result = await pipeline.run(image, labels, { labelSet, refiner: 'crf', stages: [...STAGES], camSource, stageTimes: true });
     for (const [stage, map] of [...Object.entries(result.stages), ['seeds', result.seeds] as const]) {
       if (!matrices.has(stage)) matrices.set(stage, new ConfusionMatrix(classNames.length));
       matrices.get(stage)!.add(mask, map as Uint8Array, `${id} ${stage}`);

@@ -28,6 +28,7 @@ const FUZZ = 'bench/results/fuzz-2026-12-06.json';
 const SOAK = 'bench/results/soak-swiftshader-2026-12-06-23-11-24.json';
 const SEEDS = 'bench/results/seeds-swiftshader-2026-12-07-01-49-35.json';
 const SEEDS_TRAFFIC = 'bench/results/seeds-world-clip-swiftshader-2026-12-07.json';
+const SEEDS_RESIDENT = 'bench/results/seeds-world-clip-resident-swiftshader-2026-12-07.json';
 const SOAK_BROWSER = 'bench/results/soak-browser-swiftshader-2026-12-07-00-50-18.json';
 const STAGES = ['cam', 'caa', 'crf', 'par', 'rw'];
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor((xs.length - 1) / 2)];
@@ -132,11 +133,29 @@ export const CHECKS = [
   },
   {
     file: SEEDS_TRAFFIC,
-    text: '{} uploads ({} kB), {} read-backs ({} kB), {} submits, {} dispatches. The host spent {} ms',
+    text: '{} uploads ({} kB), {} read-backs ({} kB), {} submits, {} dispatches, {} ms on the host',
     values: [
       (r) => String(r.cases[1].traffic.warm.uploads), (r) => (r.cases[1].traffic.warm.uploadBytes / 1024).toFixed(0),
       (r) => String(r.cases[1].traffic.warm.downloads), (r) => (r.cases[1].traffic.warm.downloadBytes / 1024).toFixed(0),
       (r) => String(r.cases[1].traffic.warm.submits), (r) => String(r.cases[1].traffic.warm.dispatches), (r) => r.cases[1].traffic.warm.hostMs.toFixed(0),
+    ],
+  },
+  {
+    file: SEEDS_RESIDENT,
+    text: '{} upload ({} kB), {} read-backs ({} kB), {} submits, {} dispatches; the host spent {} ms outside GPU waits ({} ms for K = 1)',
+    values: [
+      (r) => String(r.cases[1].traffic.plain.uploads), (r) => (r.cases[1].traffic.plain.uploadBytes / 1024).toFixed(0),
+      (r) => String(r.cases[1].traffic.plain.downloads), (r) => (r.cases[1].traffic.plain.downloadBytes / 1024).toFixed(0),
+      (r) => String(r.cases[1].traffic.plain.submits), (r) => String(r.cases[1].traffic.plain.dispatches), (r) => r.cases[1].traffic.plain.hostMs.toFixed(0),
+      (r) => r.cases[0].traffic.plain.hostMs.toFixed(0),
+    ],
+  },
+  {
+    file: SEEDS_RESIDENT,
+    text: 'The first image, on a fresh device (same file): {} ms without a warm-up, {}× a warm run of {} ms; after `warmup` ({} ms) the first image takes {} ms, {}× the warm run.',
+    values: [
+      (r) => r.coldStart.withoutWarmup.firstMs.toFixed(0), (r) => (r.coldStart.withoutWarmup.firstMs / r.coldStart.warmMs).toFixed(2), (r) => r.coldStart.warmMs.toFixed(0),
+      (r) => r.coldStart.withWarmup.warmupMs.toFixed(0), (r) => r.coldStart.withWarmup.firstMs.toFixed(0), (r) => (r.coldStart.withWarmup.firstMs / r.coldStart.warmMs).toFixed(2),
     ],
   },
   {

@@ -28,7 +28,7 @@ export type { WeightFile, WeightFormat, LoadOptions } from './weights/weightfile
 // Seeds (CLIP-ES)
 /** Seed masks from image-level labels: `generateSeeds(image, 'cat, sofa', { model })` or a SeedPipeline for many images. */
 export { SeedPipeline, generateSeeds, SeedError, STAGES, REFINERS, CAM_SOURCE_NAMES, checkFitsDevice } from './wsss/seeds.js';
-export type { SeedOptions, SeedResult, Stage, Refiner, CamSourceName } from './wsss/seeds.js';
+export type { SeedOptions, SeedReadback, SeedResult, Stage, Refiner, CamSourceName } from './wsss/seeds.js';
 /** The pipeline's plug-ins: CAM sources and label-map stages, and the per-image context they run in. */
 export { CAM_SOURCES, SEED_STAGES } from './wsss/registry.js';
 export { SeedContext } from './wsss/stage.js';

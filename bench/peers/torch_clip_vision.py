@@ -1,12 +1,17 @@
 #!/usr/bin/env python3
-"""CPU peer for bench/clip.bench.ts: the CLIP image tower of weights/torch_clip.py (PyTorch, CPU,
-float32) on the same weights, timed at the same input sizes. Prints one JSON object on stdout.
+"""Peer for bench/clip.bench.ts (CPU) and bench/device.bench.ts (`--device cuda`): the CLIP image
+tower of weights/torch_clip.py (PyTorch, float32) on the same weights, timed at the same input
+sizes. Prints one JSON object on stdout.
 By default every Linear runs as a 1x1 convolution (weights/clip_es_torch.py): Debian's PyTorch runs
 nn.Linear on the reference BLAS, 20-40x slower than its oneDNN convolutions; `--impl module` times
 the plain nn.Module forward instead.
 
     /usr/bin/python3 bench/peers/torch_clip_vision.py \
         --weights weights/generated/vitb16/clip_openai.safetensors --sizes 224x224,384x512 --warm 3
+
+On CUDA (`--device cuda`) each run is timed between two torch.cuda.synchronize() calls, TF32 is off
+(float32 arithmetic, as seedmask's), and `--impl module` is the natural choice (cuBLAS runs
+nn.Linear well; the 1x1-convolution detour only helps Debian's CPU build).
 
 --sizes are HxW of the model input (already multiples of the patch). The forward is the one
 seedmask's vision graph computes (src/models/clip/vision.ts): conv1 -> [class; patches] + the
@@ -135,18 +140,31 @@ def main() -> None:
     ap.add_argument("--weights", required=True)
     ap.add_argument("--sizes", default="224x224", help="comma-separated HxW model input sizes")
     ap.add_argument("--warm", default="3", help="warm runs: one number, or one per size (comma-separated)")
-    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--threads", type=int, default=2, help="CPU threads (cpu device)")
+    ap.add_argument("--device", default="cpu", help="cpu (default) or cuda")
     ap.add_argument("--impl", choices=["fast", "module"], default="fast",
                     help="fast: Linear as 1x1 convolution (oneDNN); module: torch_clip's nn.Module forward (nn.Linear)")
     args = ap.parse_args()
-    torch.set_num_threads(args.threads)
+    device = torch.device(args.device)
+    if device.type == "cuda":
+        if not torch.cuda.is_available():
+            raise SystemExit("--device cuda: torch.cuda.is_available() is False")
+        torch.backends.cuda.matmul.allow_tf32 = False
+        torch.backends.cudnn.allow_tf32 = False
+    else:
+        torch.set_num_threads(args.threads)
+
+    def sync() -> None:
+        if device.type == "cuda":
+            torch.cuda.synchronize()
 
     t0 = time.perf_counter()
     sd = load_openai_state_dict(args.weights)
     cfg = config_from_state_dict(sd)
     model = build_clip(cfg)
     model.load_state_dict(sd, strict=True)
-    model.float().eval()
+    model.float().eval().to(device)
+    sync()
     load_ms = (time.perf_counter() - t0) * 1e3
 
     sizes = [tuple(int(v) for v in s.split("x")) for s in args.sizes.split(",") if s]
@@ -158,25 +176,31 @@ def main() -> None:
     with torch.inference_mode():
         for (h, w), n in zip(sizes, warm):
             p = cfg.patch_size
-            image = torch.randn(1, 3, h, w, generator=gen)
+            image = torch.randn(1, 3, h, w, generator=gen).to(device)
             def forward() -> torch.Tensor:
                 if args.impl == "fast":
                     return features_fast(model, image)
                 return features(model.visual, image, positional_table(model.visual, h // p, w // p))
 
+            sync()
             t = time.perf_counter()
             out = forward()
+            sync()
             cold = (time.perf_counter() - t) * 1e3
             times = []
             for _ in range(n):
                 t = time.perf_counter()
                 out = forward()
+                sync()
                 times.append((time.perf_counter() - t) * 1e3)
             results.append({"height": h, "width": w, "tokens": out.shape[1], "cold_ms": cold, "warm_ms": times})
     print(json.dumps({
-        "name": f"PyTorch {torch.__version__} CPU ×{torch.get_num_threads()} float32, "
+        "name": f"PyTorch {torch.__version__} "
+                + (f"CUDA {torch.version.cuda} {torch.cuda.get_device_name(device)} float32 (TF32 off), " if device.type == "cuda"
+                   else f"CPU ×{torch.get_num_threads()} float32, ")
                 + ("Linear as 1x1 conv (weights/clip_es_torch.py)" if args.impl == "fast" else "nn.Module forward (weights/torch_clip.py)"),
         "impl": args.impl,
+        "device": str(device), "cuda": torch.version.cuda if device.type == "cuda" else None,
         "torch": torch.__version__, "threads": torch.get_num_threads(), "load_ms": load_ms, "results": results,
     }))
 

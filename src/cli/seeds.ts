@@ -11,7 +11,7 @@ import { runDataset, type DatasetProgress } from '../wsss/dataset.js';
 import { LabelSetError, loadLabelSet, parseLabels, type LabelSet } from '../wsss/labelset.js';
 import { writeSeedOutputs } from '../wsss/outputs.js';
 import { CAM_SOURCES, SEED_STAGES } from '../wsss/registry.js';
-import { CAM_SOURCE_NAMES, REFINERS, SeedPipeline, STAGES, type CamSourceName, type Refiner, type SeedOptions, type Stage } from '../wsss/seeds.js';
+import { CAM_SOURCE_NAMES, REFINERS, SeedPipeline, STAGES, type CamSourceName, type Refiner, type SeedOptions, type SeedReadback, type Stage } from '../wsss/seeds.js';
 import { eachImage } from './images.js';
 import { integerOption, parseArgs, requiredOption, UsageError, type ParsedArgs } from './args.js';
 
@@ -147,7 +147,9 @@ function parseSeedOptions(args: ParsedArgs, labelSet: LabelSet): SeedOptions {
   if (confidence !== undefined && !(confidence >= 0 && confidence <= 1)) throw new UsageError(`--confidence must be in [0, 1], got ${confidence}`);
   const tau = numberOption(args, '--tau');
   if (tau !== undefined && !(tau > 0)) throw new UsageError(`--tau must be positive, got ${tau}`);
-  return { labelSet, camSource, refiner, stages, boxes, crfImage, boxThreshold, confidence, camExponent: tau };
+  // The CAMs are written as .npy files unless --no-cams: only then are they read back.
+  const read: SeedReadback[] = args.flags.has('--no-cams') ? [] : ['cams'];
+  return { labelSet, camSource, refiner, stages, boxes, crfImage, boxThreshold, confidence, camExponent: tau, read };
 }
 
 async function runDatasetCommand(args: ParsedArgs, pipeline: SeedPipeline, root: string, out: string, labelSet: LabelSet, seedOptions: SeedOptions, recover: () => Promise<SeedPipeline>): Promise<number> {

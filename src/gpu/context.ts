@@ -10,6 +10,8 @@ import { BufferPool, DTYPE_BYTES, Tensor, numel, type DType, type Shape } from '
 const COMPUTE = 0x4; // GPUShaderStage.COMPUTE
 const BUF_UNIFORM = 0x40, BUF_STORAGE = 0x80, BUF_COPY_DST = 0x08, BUF_MAP_READ = 0x01, BUF_QUERY_RESOLVE = 0x200, BUF_COPY_SRC = 0x04;
 const UNIFORM_ARENA_BYTES = 1 << 20;
+/** Bytes of constants (see Gpu.constant) kept per device; tables for a few image sizes fit many times over. */
+const CONSTANT_CACHE_BYTES = 32 << 20;
 
 export interface CompiledKernel {
   name: string;
@@ -35,6 +37,46 @@ function bufferId(b: GPUBuffer): number {
   let id = bufferIds.get(b);
   if (id === undefined) bufferIds.set(b, (id = nextBufferId++));
   return id;
+}
+
+/** One dispatch as encoded: replayable while every buffer its bind group names stays allocated. */
+interface RecordedDispatch {
+  kernel: string;
+  pipeline: GPUComputePipeline;
+  bindGroup: GPUBindGroup;
+  /** The uniform struct's bytes, or null for a kernel without uniforms. */
+  uniforms: Uint8Array | null;
+  x: number;
+  y: number;
+  z: number;
+}
+
+/**
+ * The dispatches of a piece of work recorded once (see Gpu.recorder) and replayed by Gpu.replay:
+ * pipelines, bind groups and uniform bytes ready, nothing recomputed on the host. The tensors the
+ * work allocated are kept (not returned to the pool) and the device constants it used are pinned,
+ * so every replayed bind group still points at the same data; dispose() gives them back.
+ */
+export class DispatchRecording {
+  readonly dispatches: RecordedDispatch[] = [];
+  /** False once the recorded work did something a replay would not repeat (a read-back). */
+  replayable = true;
+  /** @internal */ readonly kept = new Set<GPUBuffer>();
+  /** @internal */ readonly pinned = new Set<string>();
+  private disposed = false;
+
+  constructor(private readonly gpu: Gpu) {}
+
+  /** Returns the kept tensors to the pool and unpins the constants; the recording cannot be replayed after. */
+  dispose(): void {
+    if (this.disposed) return;
+    this.disposed = true;
+    this.replayable = false;
+    for (const b of this.kept) this.gpu.pool.release(b);
+    this.kept.clear();
+    this.gpu.unpinConstants(this.pinned);
+    this.pinned.clear();
+  }
 }
 
 /** Host↔device traffic counters of a Gpu (see {@link Gpu.trafficCounters}). */
@@ -72,6 +114,12 @@ export class Gpu {
   private readonly pipelines = new Map<string, Promise<CompiledKernel>>();
   private readonly bindGroups = new Map<string, GPUBindGroup>();
   private readonly placeholders = new Map<number, Tensor>();
+  private readonly constants = new Map<string, Tensor>();
+  /** Constants a dispatch recording binds: never evicted while it lives (key → recordings using it). */
+  private readonly pinnedConstants = new Map<string, number>();
+  /** Pipelines being built by precompile(); non-null while it runs its job. */
+  private compiling: Promise<CompiledKernel>[] | null = null;
+  private constantBytes = 0;
   private readonly uniformArena: GPUBuffer;
   private readonly uniformMirror = new ArrayBuffer(UNIFORM_ARENA_BYTES);
   private uniformCursor = 0;
@@ -184,6 +232,123 @@ export class Gpu {
     return { ...this.traffic, dispatches: this.dispatched };
   }
 
+  /**
+   * A constant tensor made from host data once per device and `key` (resampling tables, label
+   * look-ups, the CRF's −log table): the first call uploads `make()`, later calls with the same key
+   * return the same tensor without touching the host↔device link. The key must determine the data.
+   * The cache keeps the most recently used constants up to CONSTANT_CACHE_BYTES; an evicted one is
+   * returned to the pool, so use a constant in the dispatches recorded right after getting it (the
+   * 16 most recent are never evicted). Never release a constant.
+   */
+  constant(key: string, shape: Shape, dtype: DType, make: () => TypedArray): Tensor {
+    const hit = this.constants.get(key);
+    if (hit) {
+      this.constants.delete(key); // re-insert: Map order is the recency order
+      this.constants.set(key, hit);
+      if (hit.dtype !== dtype || hit.size !== numel(shape)) throw new GpuError(`constant '${key}': cached as ${hit}, asked for [${shape.join(', ')}] ${dtype}`);
+      return hit.view(shape);
+    }
+    const t = this.upload(make(), shape, dtype, `constant ${key}`);
+    this.constants.set(key, t);
+    this.constantBytes += t.byteLength;
+    for (const [k, old] of this.constants) {
+      if (this.constantBytes <= CONSTANT_CACHE_BYTES || this.constants.size <= 16) break;
+      if (this.pinnedConstants.has(k)) continue;
+      this.constants.delete(k);
+      this.constantBytes -= old.byteLength;
+      this.pool.release(old.buffer);
+    }
+    return t;
+  }
+
+  /** @internal Pins constants for a recording. */
+  pinConstants(keys: Iterable<string>): void {
+    for (const k of keys) this.pinnedConstants.set(k, (this.pinnedConstants.get(k) ?? 0) + 1);
+  }
+
+  /** @internal Releases a recording's pins. */
+  unpinConstants(keys: Iterable<string>): void {
+    for (const k of keys) {
+      const n = (this.pinnedConstants.get(k) ?? 0) - 1;
+      if (n > 0) this.pinnedConstants.set(k, n);
+      else this.pinnedConstants.delete(k);
+    }
+  }
+
+  /**
+   * A view of this Gpu for work to be recorded into `rec`: the same device and state, except that
+   * dispatches are also recorded, tensors it allocates (or uploads) are kept by the recording (a
+   * release of one is deferred to the recording's dispose), constants it takes are pinned, and a
+   * read-back marks the recording unreplayable. Code that receives the Gpu as a parameter (graph
+   * ops, kernel functions) records through it without knowing; other work on the device at the
+   * same time is not recorded.
+   */
+  recorder(rec: DispatchRecording): Gpu {
+    const gpu = this;
+    const overrides: Partial<Record<keyof Gpu, unknown>> = {
+      async run<A>(kernel: KernelDescriptor<A>, args: A, bindings: Bindings): Promise<void> {
+        if (gpu.precompiling) {
+          rec.replayable = false; // nothing was dispatched
+          return gpu.run(kernel, args, bindings);
+        }
+        const compiled = await gpu.compile(kernel, args);
+        gpu.encode(compiled, kernel, args, bindings, rec);
+      },
+      empty(shape: Shape, dtype?: DType, label?: string): Tensor {
+        const t = gpu.empty(shape, dtype, label);
+        rec.kept.add(t.buffer);
+        return t;
+      },
+      upload(data: TypedArray | readonly number[], shape: Shape, dtype?: DType, label?: string): Tensor {
+        const t = gpu.upload(data, shape, dtype, label);
+        rec.kept.add(t.buffer);
+        return t;
+      },
+      release(...tensors: Tensor[]): void {
+        gpu.release(...tensors.filter((t) => !rec.kept.has(t.buffer)));
+      },
+      constant(key: string, shape: Shape, dtype: DType, make: () => TypedArray): Tensor {
+        const t = gpu.constant(key, shape, dtype, make);
+        if (!rec.pinned.has(key)) {
+          rec.pinned.add(key);
+          gpu.pinConstants([key]);
+        }
+        return t;
+      },
+      async read(t: Tensor): Promise<TypedArray> {
+        rec.replayable = false;
+        return gpu.read(t);
+      },
+      async readMany(tensors: readonly Tensor[]): Promise<TypedArray[]> {
+        rec.replayable = false;
+        return gpu.readMany(tensors);
+      },
+    };
+    return new Proxy(this, {
+      get(target, prop) {
+        if (Object.hasOwn(overrides, prop)) return overrides[prop as keyof Gpu];
+        const v = Reflect.get(target, prop, target);
+        return typeof v === 'function' ? v.bind(target) : v;
+      },
+    });
+  }
+
+  /** Encodes a recording's dispatches again, as they were recorded (see recorder). */
+  replay(rec: DispatchRecording): void {
+    if (!rec.replayable) throw new GpuError('replay: this recording cannot be replayed (it read data back, or was disposed)');
+    this.assertAlive('replay');
+    for (const d of rec.dispatches) {
+      const offset = d.uniforms ? this.packUniformBytes(d.uniforms) : 0;
+      const pass = this.takePass(d.kernel);
+      pass.setPipeline(d.pipeline);
+      pass.setBindGroup(0, d.bindGroup, d.uniforms ? [offset] : []);
+      pass.dispatchWorkgroups(d.x, d.y, d.z);
+      this.batchKernels.push(d.kernel);
+      this.dispatched++;
+      if (this.profilingOn) this.endPass();
+    }
+  }
+
   /** Returns the tensors' buffers to the pool for reuse; the tensors must not be used afterwards. */
   release(...tensors: Tensor[]): void {
     for (const t of tensors) this.pool.release(t.buffer);
@@ -191,12 +356,30 @@ export class Gpu {
 
   /** Submit pending work and read a tensor back to the host. */
   async read(t: Tensor): Promise<TypedArray> {
+    return (await this.readMany([t]))[0]!;
+  }
+
+  /**
+   * Submit pending work and read several tensors back in one round trip: one staging buffer, one
+   * submit, one wait (counted as one read-back). Results come in the order given.
+   */
+  async readMany(tensors: readonly Tensor[]): Promise<TypedArray[]> {
     this.assertAlive('read');
-    const bytes = t.byteLength;
-    if (bytes === 0) return fromBytes(new ArrayBuffer(0), t.dtype);
-    const staging = this.device.createBuffer({ size: Math.ceil(bytes / 4) * 4, usage: BUF_MAP_READ | BUF_COPY_DST, label: 'readback' });
+    if (this.compiling) return tensors.map((t) => fromBytes(new ArrayBuffer(t.byteLength), t.dtype));
+    const at: number[] = [];
+    let bytes = 0, total = 0;
+    for (const t of tensors) {
+      at.push(total);
+      bytes += t.byteLength;
+      total += Math.ceil(t.byteLength / 4) * 4;
+    }
+    if (total === 0) return tensors.map((t) => fromBytes(new ArrayBuffer(0), t.dtype));
+    const staging = this.device.createBuffer({ size: total, usage: BUF_MAP_READ | BUF_COPY_DST, label: 'readback' });
     const encoder = this.takeEncoder();
-    encoder.copyBufferToBuffer(t.buffer, t.byteOffset, staging, 0, staging.size);
+    tensors.forEach((t, i) => {
+      const size = Math.ceil(t.byteLength / 4) * 4;
+      if (size > 0) encoder.copyBufferToBuffer(t.buffer, t.byteOffset, staging, at[i]!, size);
+    });
     this.submit(encoder);
     this.traffic.downloads++;
     this.traffic.downloadBytes += bytes;
@@ -212,9 +395,10 @@ export class Gpu {
         throw err;
       }
       this.traffic.waitMs += performance.now() - waitStart;
-      const copy = staging.getMappedRange().slice(0, bytes);
+      const mapped = staging.getMappedRange();
+      const out = tensors.map((t, i) => fromBytes(mapped.slice(at[i]!, at[i]! + t.byteLength), t.dtype));
       staging.unmap();
-      return fromBytes(copy, t.dtype);
+      return out;
     } finally {
       staging.destroy();
     }
@@ -228,6 +412,16 @@ export class Gpu {
 
   // ------------------------------------------------------------------------------------------
   // Kernels
+
+  /** True while precompile() runs its job (dispatches then only build pipelines). */
+  get precompiling(): boolean {
+    return this.compiling !== null;
+  }
+
+  /** Pipelines built or being built on this device (one per shader + specialisation). */
+  get pipelineCount(): number {
+    return this.pipelines.size;
+  }
 
   /** Compile (once per shader + specialisation) and cache; safe to call ahead of time. */
   compile<A>(kernel: KernelDescriptor<A>, args: A): Promise<CompiledKernel> {
@@ -285,12 +479,37 @@ export class Gpu {
 
   /** Compile if needed, check the bindings, and record the dispatch into the current batch. */
   async run<A>(kernel: KernelDescriptor<A>, args: A, bindings: Bindings): Promise<void> {
+    if (this.compiling) {
+      this.compiling.push(this.compile(kernel, args));
+      return;
+    }
     const compiled = await this.compile(kernel, args);
     this.encode(compiled, kernel, args, bindings);
   }
 
+  /**
+   * Builds every pipeline that `job` would dispatch, all at once, without running anything on the
+   * GPU: while `job` runs, each dispatch only starts its pipeline's compilation (the driver builds
+   * them in parallel instead of one after another as a first run would), read-backs return zeros
+   * and waits return at once. Uploads still happen (weights, constants: a warm-up wants them too).
+   * Nothing else may use this Gpu meanwhile: its dispatches would be dropped. Returns how many
+   * dispatches were seen.
+   */
+  async precompile(job: () => Promise<unknown>): Promise<number> {
+    if (this.compiling) throw new GpuError('precompile: already precompiling on this Gpu');
+    const started: Promise<CompiledKernel>[] = [];
+    this.compiling = started;
+    try {
+      await job();
+    } finally {
+      this.compiling = null;
+    }
+    await Promise.all(started);
+    return started.length;
+  }
+
   /** Record a dispatch of an already compiled kernel (synchronous: used by graph runners). */
-  encode<A>(compiled: CompiledKernel, kernel: KernelDescriptor<A>, args: A, bindings: Bindings): void {
+  encode<A>(compiled: CompiledKernel, kernel: KernelDescriptor<A>, args: A, bindings: Bindings, rec?: DispatchRecording): void {
     this.assertAlive(kernel.name);
     const [x, y = 1, z = 1] = kernel.workgroups(args, this.traits);
     this.checkBindings(compiled, kernel.sizes(args), bindings);
@@ -308,6 +527,21 @@ export class Gpu {
     this.batchKernels.push(kernel.name);
     this.dispatched++;
     if (this.profilingOn) this.endPass();
+    if (rec) {
+      const size = compiled.layout.uniform ? Math.ceil(compiled.layout.uniform.size / 16) * 16 : 0;
+      const uniforms = size ? new Uint8Array(this.uniformMirror.slice(uniformOffset, uniformOffset + size)) : null;
+      rec.dispatches.push({ kernel: kernel.name, pipeline: compiled.pipeline, bindGroup, uniforms, x, y, z });
+    }
+  }
+
+  /** Places recorded uniform bytes in the arena; returns their offset. */
+  private packUniformBytes(bytes: Uint8Array): number {
+    const align = this.traits.limits.minUniformBufferOffsetAlignment;
+    if (this.uniformCursor + bytes.byteLength > UNIFORM_ARENA_BYTES) this.flush();
+    const offset = this.uniformCursor;
+    this.uniformCursor = Math.ceil((offset + bytes.byteLength) / align) * align;
+    new Uint8Array(this.uniformMirror, offset, bytes.byteLength).set(bytes);
+    return offset;
   }
 
   private checkBindings(compiled: CompiledKernel, sizes: Record<string, number>, bindings: Bindings): void {
@@ -539,6 +773,7 @@ export class Gpu {
 
   /** Submit, wait for the GPU to finish, and throw any error the device reported. */
   async sync(): Promise<void> {
+    if (this.compiling) return;
     this.flush();
     const checks = this.pendingChecks;
     this.pendingChecks = [];

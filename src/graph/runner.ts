@@ -1,7 +1,9 @@
 // Executes a Graph on a Gpu: plans memory once, uploads weights once, compiles every pipeline in
 // an explicit `compile()` (a warm-up run), then records each run's dispatches into one command
-// encoder and one compute pass (the Gpu context batches them) and submits once.
-import type { Gpu } from '../gpu/context.js';
+// encoder and one compute pass (the Gpu context batches them) and submits once. The first run's
+// dispatches are recorded with their bind groups and uniforms (DispatchRecording); later runs replay
+// them without executing the ops' TypeScript again.
+import { DispatchRecording, type Gpu } from '../gpu/context.js';
 import { Tensor } from '../gpu/tensor.js';
 import { copy } from '../kernels/layout.js';
 import { GraphError, type Graph, type HostData, type Node } from './graph.js';
@@ -135,23 +137,28 @@ export class CompiledGraph {
     return t;
   }
 
-  private async runNode(node: Node): Promise<void> {
+  private async runNode(node: Node, gpu: Gpu): Promise<void> {
     const inputs = node.inputs.map((v) => (v ? this.tensor(v.id) : undefined));
     const outputs = node.outputs.map((v) => this.tensor(v.id));
     try {
-      await node.op.run(this.gpu, inputs, outputs, node.attrs);
+      await node.op.run(gpu, inputs, outputs, node.attrs);
     } catch (err) {
       throw new GraphError(`${node.name} (${node.op.name}): ${(err as Error).message}`);
     }
   }
 
-  private async record(each?: (node: Node, dispatchesBefore: number) => Promise<void>): Promise<void> {
+  private async record(each?: (node: Node, dispatchesBefore: number) => Promise<void>, gpu: Gpu = this.gpu): Promise<void> {
     for (const node of this.graph.nodes) {
       const before = this.gpu.dispatchCount;
-      await this.runNode(node);
+      await this.runNode(node, gpu);
       if (each) await each(node, before);
     }
   }
+
+  /** The first plain run's dispatches, replayed by later plain runs (undefined until recorded). */
+  private recording: DispatchRecording | undefined;
+  /** Set while a run records its dispatches: a second run at the same time would be recorded too. */
+  private running = false;
 
   /**
    * The planned tensor of a declared output: valid after a run, until the next run of this graph
@@ -176,8 +183,21 @@ export class CompiledGraph {
     return run;
   }
 
-  /** Inputs are host arrays (uploaded) or tensors already on this Gpu (copied on the GPU). */
+  /**
+   * Inputs are host arrays (uploaded) or tensors already on this Gpu (copied on the GPU). A second
+   * run while one is in progress is refused: both would use the same buffers (see exclusive).
+   */
   async run(inputs: Record<string, HostData | Tensor>, opts: RunOptions = {}): Promise<RunResult> {
+    if (this.running) throw new GraphError('graph: a run of this compiled graph is already in progress; runs of one graph share its buffers (queue them with exclusive())');
+    this.running = true;
+    try {
+      return await this.runOnce(inputs, opts);
+    } finally {
+      this.running = false;
+    }
+  }
+
+  private async runOnce(inputs: Record<string, HostData | Tensor>, opts: RunOptions): Promise<RunResult> {
     for (const name of Object.keys(inputs)) {
       if (!this.graph.inputs.has(name)) throw new GraphError(`graph: unknown input '${name}' (inputs: ${[...this.graph.inputs.keys()].join(', ')})`);
     }
@@ -202,13 +222,26 @@ export class CompiledGraph {
     const dumps = opts.debug ? new Map<string, HostData>() : undefined;
     const firstDispatch = this.gpu.dispatchCount;
     try {
-      await this.record(async (node, before) => {
-        spans.push({ node, first: before - firstDispatch, count: this.gpu.dispatchCount - before });
-        if (dumps) for (const v of node.outputs) dumps.set(v.name, await this.gpu.read(this.tensor(v.id)));
-      });
+      const plain = !opts.profile && !dumps && !this.gpu.precompiling;
+      if (plain && this.recording) {
+        this.gpu.replay(this.recording);
+      } else if (plain) {
+        const rec = new DispatchRecording(this.gpu);
+        await this.record(undefined, this.gpu.recorder(rec));
+        if (rec.replayable) this.recording = rec;
+        else rec.dispose(); // its kept buffers are reused only by work recorded after these dispatches
+      } else {
+        await this.record(async (node, before) => {
+          spans.push({ node, first: before - firstDispatch, count: this.gpu.dispatchCount - before });
+          if (dumps) for (const v of node.outputs) dumps.set(v.name, await this.gpu.read(this.tensor(v.id)));
+        });
+      }
       const outputs = new Map<string, HostData>();
-      for (const name of read) outputs.set(name, await this.gpu.read(this.tensor(this.graph.outputs.get(name)!.id)));
-      await this.gpu.sync();
+      const values = await this.gpu.readMany(read.map((name) => this.tensor(this.graph.outputs.get(name)!.id)));
+      read.forEach((name, i) => outputs.set(name, values[i]!));
+      // A run that reads nothing back leaves its work queued: the caller's next read waits for it
+      // (and reports its errors), so the host never stalls in the middle of a GPU-resident pipeline.
+      if (read.length > 0 || opts.profile || dumps) await this.gpu.sync();
       let profile: NodeProfile[] | undefined;
       if (opts.profile) {
         const times = this.gpu.takeTimings();
@@ -228,6 +261,8 @@ export class CompiledGraph {
 
   /** Free the planned activation buffers and the weights. */
   destroy(): void {
+    this.recording?.dispose();
+    this.recording = undefined;
     for (const b of this.buffers) {
       this.gpu.forgetBuffer(b);
       b.destroy();

@@ -222,22 +222,25 @@ export async function resizeLinear(gpu: Gpu, x: Tensor, size: readonly [number, 
   const resampleY = !filter || inH !== fullH, resampleX = !filter || inW !== fullW;
   const xFirst = !filter || inH * outW * taps(rx) + outH * outW * taps(ry) <= outH * inW * taps(ry) + outH * outW * taps(rx);
 
-  const tab = new Uint32Array(4 * (outH + outW));
-  const weights = new Float32Array(tab.buffer);
-  const put = (at: number, ax: LinearAxis, o: number) => {
-    tab[4 * at] = ax.i0[o]!;
-    tab[4 * at + 1] = ax.i1[o]!;
-    weights[4 * at + 2] = ax.w0[o]!;
-    weights[4 * at + 3] = ax.w1[o]!;
+  const makeTaps = (): Uint32Array => {
+    const tab = new Uint32Array(4 * (outH + outW));
+    const weights = new Float32Array(tab.buffer);
+    const put = (at: number, ax: LinearAxis, o: number) => {
+      tab[4 * at] = ax.i0[o]!;
+      tab[4 * at + 1] = ax.i1[o]!;
+      weights[4 * at + 2] = ax.w0[o]!;
+      weights[4 * at + 3] = ax.w1[o]!;
+    };
+    for (let o = 0; o < outH; o++) put(o, ry, o);
+    for (let o = 0; o < outW; o++) put(outH + o, rx, o);
+    return tab;
   };
-  for (let o = 0; o < outH; o++) put(o, ry, o);
-  for (let o = 0; o < outW; o++) put(outH + o, rx, o);
-  // Upload before recording: an upload submits the batch recorded so far.
-  const tabT = gpu.upload(tab, [outH + outW, 4], 'u32', 'bilinear taps');
+  // The taps depend only on the mode and the sizes: a device constant, uploaded once (and before
+  // recording: an upload submits the batch recorded so far).
+  const key = `bilinear ${mode} ${inH}×${inW}→${outH}×${outW} of ${fullH}×${fullW} scale ${sy ?? '-'}×${sx ?? '-'}`;
+  const tabT = gpu.constant(key, [outH + outW, 4], 'u32', makeTaps);
   const args: BilinearArgs = { planes, inH, inW, outH, outW, filter, xFirst, resampleX, resampleY, roundF16: opts.roundF16 ?? false };
   await gpu.run(bilinearKernel, args, { x, tab: tabT, y });
-  // Reused only by work recorded after this dispatch, which WebGPU orders after it.
-  gpu.release(tabT);
   return y;
 }
 

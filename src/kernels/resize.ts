@@ -141,13 +141,19 @@ export function pilFixedPoint(weights: Float64Array): Int32Array {
 }
 
 export function filterTable(mode: FilterMode, inSize: number, outSize: number): FilterTable {
-  switch (mode) {
-    case 'bicubic-torch':
-      return bicubicTorchTable(inSize, outSize);
-    case 'bicubic-pil':
-      return bicubicPilTable(inSize, outSize);
-  }
+  // Every image of a size resamples with the same tables: the recent ones are kept (they are small),
+  // so the host does not rebuild them per image.
+  const key = `${mode} ${inSize} ${outSize}`;
+  let table = recentTables.get(key);
+  if (!table) {
+    table = mode === 'bicubic-pil' ? bicubicPilTable(inSize, outSize) : bicubicTorchTable(inSize, outSize);
+    if (recentTables.size >= 64) recentTables.delete(recentTables.keys().next().value!);
+  } else recentTables.delete(key);
+  recentTables.set(key, table);
+  return table;
 }
+
+const recentTables = new Map<string, FilterTable>();
 
 // ---------------------------------------------------------------------------------------------
 // Kernel descriptors
@@ -247,14 +253,18 @@ export async function resize(gpu: Gpu, x: Tensor, size: readonly [number, number
     if (hFirst < wFirst) passes.reverse();
   }
 
-  // Upload every table before recording: an upload submits the batch recorded so far.
-  const tables = passes.map(({ table }) => ({
-    windows: gpu.upload(table.windows, [table.windows.length], 'u32', 'resize windows'),
-    weights: exact
-      ? gpu.upload(pilFixedPoint(table.weights), [table.weights.length], 'i32', 'resize weights')
-      : gpu.upload(Float32Array.from(table.weights), [table.weights.length], 'f32', 'resize weights'),
-  }));
-  const temporaries: Tensor[] = tables.flatMap((t) => [t.windows, t.weights]);
+  // The tables depend only on the mode and the two lengths: device constants, uploaded once (and
+  // before recording: an upload submits the batch recorded so far).
+  const tables = passes.map(({ axis, table }) => {
+    const key = `resize ${mode} ${axis === 'w' ? inW : inH}→${axis === 'w' ? outW : outH}`;
+    return {
+      windows: gpu.constant(`${key} windows`, [table.windows.length], 'u32', () => table.windows),
+      weights: exact
+        ? gpu.constant(`${key} weights i32`, [table.weights.length], 'i32', () => pilFixedPoint(table.weights))
+        : gpu.constant(`${key} weights f32`, [table.weights.length], 'f32', () => Float32Array.from(table.weights)),
+    };
+  });
+  const temporaries: Tensor[] = [];
   let cur = x, h = inH, w = inW;
   for (let k = 0; k < passes.length; k++) {
     const { axis, table } = passes[k]!;

@@ -6,24 +6,28 @@
 //   refined_k ← (x − min)/(1e-7 + max(x − min))   float32, once
 //   attn_highres = fp16(cv2.resize(refined_k, (W, H), INTER_LINEAR))
 //
-// B_k is the box mask of CLIP-ES's scoremap2bbox, computed on the host from the float32 grid CAM
-// (the grid is tiny): the union of the bounding boxes of the 8-connected components of
-// uint8(cam·255) > int(λ·max), with CLIP-ES's clipping of x1/y1 to gw−1/gh−1 ('clip-es', the
-// default, for parity) or without it ('corrected': boxes touching the right/bottom edge keep their
-// last column/row, §8 item 8). λ = 0.4 for VOC, 0.7 for COCO.
+// B_k is the box mask of CLIP-ES's scoremap2bbox on the float32 grid CAM: the union of the bounding
+// boxes of the 8-connected components of uint8(cam·255) > int(λ·max), with CLIP-ES's clipping of
+// x1/y1 to gw−1/gh−1 ('clip-es', the default, for parity) or without it ('corrected': boxes touching
+// the right/bottom edge keep their last column/row, §8 item 8). λ = 0.4 for VOC, 0.7 for COCO.
+// caaRefine computes B_k ⊙ cam_k on the GPU (boxMaskCams), so GPU CAMs never travel to the host and
+// back; scoremapBoxes/boxMask below are the host reference it is tested against
+// (test/wsss/box-mask.test.ts), itself checked against cv2 and CLIP-ES's own code.
 //
 // The affinity W [n, n] (the mean of the last 8 head-averaged attention maps, class token removed)
 // and the grid CAMs [K, n] come from the Grad-CAM stage as f32 GPU tensors. The Sinkhorn result T
 // depends only on the image, so callers that refine classes in several calls normalise once with
 // `sinkhornAffinity` and pass `transition` to each `caaRefine` call.
 //
-// The GPU steps (Sinkhorn, symmetric propagation, min-max) are in src/kernels/wsss/caa.ts; the cv2
-// resize is the bilinear resampler of src/kernels/bilinear.ts.
+// The GPU steps (box masks, Sinkhorn, symmetric propagation, min-max) are in
+// src/kernels/wsss/caa.ts; the cv2 resize is the bilinear resampler of src/kernels/bilinear.ts.
 import type { Gpu } from '../gpu/context.js';
 import { KernelError } from '../gpu/errors.js';
 import { Tensor } from '../gpu/tensor.js';
 import { resizeLinear } from '../kernels/bilinear.js';
-import { checkMatrix, minMaxRows, propagateSymmetric, sinkhornAffinity } from '../kernels/wsss/caa.js';
+import { type BoxMode, type BoxMaskTensors, boxMaskCams, checkMatrix, minMaxRows, propagateSymmetric, sinkhornAffinity } from '../kernels/wsss/caa.js';
+
+export type { BoxMode };
 
 // ---------------------------------------------------------------------------------------------
 // Argument checks
@@ -33,9 +37,7 @@ function checkPositiveInt(op: string, what: string, v: number): void {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Box masks (host): CLIP-ES's scoremap2bbox with multi_contour_eval=True
-
-export type BoxMode = 'clip-es' | 'corrected';
+// Box masks (host reference): CLIP-ES's scoremap2bbox with multi_contour_eval=True
 
 /** A box as scoremap2bbox reports it: columns x0..x1−1 and rows y0..y1−1 (half-open). */
 export interface Box {
@@ -133,9 +135,15 @@ export interface CaaOptions {
   affinity?: Tensor;
   /** Or T [n, n] already from sinkhornAffinity (reused across calls for the same image). */
   transition?: Tensor;
-  /** Grid CAMs [K, n] in [0, 1] (after Grad-CAM's two min-max passes), on the GPU or the host. */
+  /**
+   * Grid CAMs [K, n] in [0, 1] (after Grad-CAM's two min-max passes): on the GPU (used in place, with
+   * no host traffic) or on the host (checked, then uploaded once).
+   */
   cams: Tensor | Float32Array;
-  /** Host copy of a GPU `cams` (saves a readback); must hold the same values. */
+  /**
+   * Host copy of a GPU `cams`, where the caller has one anyway: it must hold the same values. Its
+   * values are checked to lie in [0, 1], and `masks` can then be computed from it on the host.
+   */
   camsHost?: Float32Array;
   /** [gh, gw], n = gh·gw; cams are row-major over it. */
   grid: readonly [number, number];
@@ -145,13 +153,30 @@ export interface CaaOptions {
   boxes?: BoxMode;
   /** Sinkhorn guard when `affinity` is given (see SinkhornOptions). */
   epsilon?: number;
+  /** Read the box masks the GPU used back to the host, into `masks` (one read-back of K·n words). */
+  readMasks?: boolean;
 }
 
 export interface CaaResult {
   /** [K, n] refined CAMs after the single min-max (eps 1e-7), float32. */
   refined: Tensor;
-  /** The box mask of each class, [gh·gw] each. */
-  masks: Uint8Array[];
+  /**
+   * The box mask of each class, [gh·gw] each. With `readMasks`, the GPU's masks read back; else,
+   * where host CAMs were given (a Float32Array `cams` or `camsHost`), boxMask of them, computed on
+   * first access (equal to the GPU's for CAMs in [0, 1]). Otherwise the masks stayed on the GPU and
+   * reading this throws.
+   */
+  readonly masks: Uint8Array[];
+}
+
+function caaResult(refined: Tensor, makeMasks: () => Uint8Array[]): CaaResult {
+  let masks: Uint8Array[] | undefined;
+  return {
+    refined,
+    get masks() {
+      return (masks ??= makeMasks());
+    },
+  };
 }
 
 /** CAA for all K classes of one image (§3.5): refined_k = minmax(S(S(B_k ⊙ cam_k))). */
@@ -166,48 +191,59 @@ export async function caaRefine(gpu: Gpu, opts: CaaOptions): Promise<CaaResult> 
   if (opts.affinity !== undefined) checkMatrix('caa', 'affinity', opts.affinity, n);
   if (opts.transition !== undefined) checkMatrix('caa', 'transition', opts.transition, n);
   const threshold = opts.threshold ?? 0.4;
+  if (!(threshold >= 0 && threshold <= 1)) throw new KernelError('caa', `threshold λ must be in [0, 1], got ${threshold}`);
   const mode = opts.boxes ?? 'clip-es';
+  if (mode !== 'clip-es' && mode !== 'corrected') throw new KernelError('caa', `unknown box mode '${String(mode)}' (known: clip-es, corrected)`);
 
-  let host: Float32Array;
+  let host: Float32Array | undefined;
+  let k: number;
   if (opts.cams instanceof Float32Array) {
     host = opts.cams;
+    if (host.length % n !== 0) throw new KernelError('caa', `cams hold ${host.length} values, not a multiple of n = ${gh}·${gw} = ${n}`);
+    k = host.length / n;
   } else if (opts.cams instanceof Tensor) {
     const c = opts.cams;
     const rowsOk = (c.rank === 2 && c.shape[1] === n) || (c.rank === 3 && c.shape[1] === gh && c.shape[2] === gw);
     if (c.dtype !== 'f32' || !rowsOk) {
       throw new KernelError('caa', `cams ${c} must be f32 [K, ${n}] or [K, ${gh}, ${gw}]`);
     }
-    host = opts.camsHost ?? (await gpu.readF32(c));
+    k = c.shape[0]!;
+    host = opts.camsHost;
+    if (host !== undefined && host.length !== c.size) throw new KernelError('caa', `camsHost has ${host.length} values; cams ${c} has ${c.size}`);
   } else {
     throw new KernelError('caa', 'cams must be a Tensor or a Float32Array');
   }
-  if (host.length % n !== 0) throw new KernelError('caa', `cams hold ${host.length} values, not a multiple of n = ${gh}·${gw} = ${n}`);
-  if (opts.cams instanceof Tensor && host.length !== opts.cams.size) throw new KernelError('caa', `camsHost has ${host.length} values; cams ${opts.cams} has ${opts.cams.size}`);
-  const k = host.length / n;
-
-  const masks: Uint8Array[] = [];
-  const masked = new Float32Array(k * n);
-  for (let c = 0; c < k; c++) {
-    const cam = host.subarray(c * n, (c + 1) * n);
-    let mask: Uint8Array;
+  const hostCam = (c: number) => host!.subarray(c * n, (c + 1) * n);
+  for (let c = 0; host !== undefined && c < k; c++) {
     try {
-      mask = boxMask(cam, gh!, gw!, threshold, mode);
+      checkGridCam('boxMask', hostCam(c), gh!, gw!);
     } catch (err) {
       throw new KernelError('caa', `class ${c}: ${(err as Error).message}`);
     }
-    masks.push(mask);
-    for (let j = 0; j < n; j++) masked[c * n + j] = mask[j] ? cam[j]! : 0;
   }
-  if (k === 0) return { refined: gpu.empty([0, n], 'f32', 'caa refined'), masks };
+  let read: Uint32Array | undefined;
+  const masks = () => {
+    if (read) return Array.from({ length: k }, (_, c) => Uint8Array.from(read!.subarray(c * n, (c + 1) * n)));
+    if (host) return Array.from({ length: k }, (_, c) => boxMask(hostCam(c), gh!, gw!, threshold, mode));
+    throw new KernelError('caa', 'the box masks stayed on the GPU: pass readMasks: true (or host CAMs) to get them');
+  };
+  if (k === 0) return caaResult(gpu.empty([0, n], 'f32', 'caa refined'), () => []);
 
   const t = opts.transition ?? (await sinkhornAffinity(gpu, opts.affinity!, { epsilon: opts.epsilon }));
-  const v = gpu.upload(masked, [k, n], 'f32', 'caa masked cams');
-  const once = await propagateSymmetric(gpu, t, v);
+  const cams = opts.cams instanceof Tensor ? opts.cams : gpu.upload(opts.cams, [k, n], 'f32', 'caa cams');
+  let boxed: BoxMaskTensors;
+  try {
+    boxed = await boxMaskCams(gpu, cams, [gh!, gw!], { threshold, mode });
+  } finally {
+    if (cams !== opts.cams) gpu.release(cams);
+  }
+  const once = await propagateSymmetric(gpu, t, boxed.masked);
   const twice = await propagateSymmetric(gpu, t, once);
   const refined = await minMaxRows(gpu, twice, { eps: 1e-7 });
-  gpu.release(v, once, twice);
+  if (opts.readMasks) read = (await gpu.read(boxed.mask)) as Uint32Array;
+  gpu.release(boxed.masked, boxed.mask, once, twice);
   if (opts.transition === undefined) gpu.release(t);
-  return { refined, masks };
+  return caaResult(refined, masks);
 }
 
 // ---------------------------------------------------------------------------------------------

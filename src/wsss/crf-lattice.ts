@@ -1,4 +1,6 @@
-// The permutohedral lattice of the dense CRF (docs/algorithms.md §3.6), built on the CPU once per image.
+// The permutohedral lattice of the dense CRF (docs/algorithms.md §3.6), built on the CPU: the reference
+// the GPU builder (buildCrfLatticeGpu in crf.ts) reproduces bit for bit, and its fallback for images
+// whose buffers exceed the device.
 //
 // pydensecrf filters with the permutohedral lattice of Adams, Baek & Davis (2010), as
 // densecrf/src/permutohedral.cpp implements it: every d-dimensional feature vector is embedded
@@ -113,6 +115,19 @@ function roundHalfEven(v: number): number {
 }
 
 /**
+ * densecrf's float32 constants of a d-dimensional lattice: the elevation's per-coordinate scale, the
+ * factor 1/(d+1) of the rounding to remainder-0 points, and the slice factor 1/(1 + 2^−d). Shared
+ * with the GPU builder (src/kernels/wsss/crf-lattice.ts) so that both use the same bits.
+ */
+export function latticeConstants(d: number): { scale: Float64Array; down: number; alpha: number } {
+  const d1 = d + 1;
+  const invStd = f32(Math.sqrt(2 / 3) * d1);
+  const scale = new Float64Array(d);
+  for (let i = 0; i < d; i++) scale[i] = f32((1 / Math.sqrt((i + 2) * (i + 1))) * invStd);
+  return { scale, down: f32(1 / d1), alpha: f32(1 / (1 + 2 ** -d)) };
+}
+
+/**
  * Build the lattice for `points` feature vectors of dimension d, stored point-major in `features`
  * ([points, d], float32 values).
  */
@@ -121,10 +136,7 @@ export function buildLattice(features: Float32Array, d: number, points: number):
   if (!Number.isInteger(points) || points < 0) throw new Error(`buildLattice: points = ${points} must be a non-negative integer`);
   if (features.length !== points * d) throw new Error(`buildLattice: ${features.length} feature values for ${points} points of dimension ${d}`);
   const d1 = d + 1;
-  const invStd = f32(Math.sqrt(2 / 3) * d1);
-  const scale = new Float64Array(d);
-  for (let i = 0; i < d; i++) scale[i] = f32((1 / Math.sqrt((i + 2) * (i + 1))) * invStd);
-  const down = f32(1 / d1);
+  const { scale, down, alpha } = latticeConstants(d);
   // canonical[r][k]: coordinate offset of simplex vertex r for a coordinate of rank k.
   const canonical = new Int32Array(d1 * d1);
   for (let r = 0; r <= d; r++) for (let k = 0; k <= d; k++) canonical[r * d1 + k] = k <= d - r ? r : r - d1;
@@ -219,7 +231,7 @@ export function buildLattice(features: Float32Array, d: number, points: number):
       neighbours[(j * m + v) * 2 + 1] = table.find(n2, 0, false);
     }
   }
-  return { d, points, vertices: m, offsets, weights, neighbours, keys: Int32Array.from(keys), alpha: f32(1 / (1 + 2 ** -d)) };
+  return { d, points, vertices: m, offsets, weights, neighbours, keys: Int32Array.from(keys), alpha };
 }
 
 /** Gaussian (smoothness) features [x/sxy, y/sxy] per pixel, x = column, y = row, in float32. */

@@ -4,9 +4,12 @@
 // bilateral grid), so that posteriors follow pydensecrf rather than another approximation of the
 // same Gaussians.
 //
-//   host, once per image:  features → both lattices (crf-lattice.ts: simplex vertices and barycentric
-//                          weights per pixel, blur neighbours per vertex), packed for the GPU
-//                          (buildCrfLattice). Needs only the image, not the probabilities.
+//   GPU, once per image:   features → both lattices (simplex vertices and barycentric weights per
+//                          pixel, blur neighbours per vertex), packed as CSR tables over slots
+//                          (buildCrfLatticeGpu, kernels in src/kernels/wsss/crf-lattice.ts), bit for
+//                          bit the arrays of the host builder (buildCrfLattice over crf-lattice.ts),
+//                          which stays the reference and the fallback. Needs only the image, not the
+//                          probabilities.
 //   GPU, once per call:    Filter_k(1) (splat of ones, blur) → nrm_k = 1/sqrt(Filter_k(1) + 1e-20),
 //                          folded with the Potts weight into the slice weights (crf_norm) and into
 //                          the splat weights (crf_fold); U = −log(clip(p)) with pydensecrf's float16
@@ -19,12 +22,28 @@
 // steps; the last three cover the bilateral slots only. Channels travel as vec4 chunks
 // ([slots, ceil(C/4)] and [pixels, ceil(C/4)]); the caller sees planar [C, H, W]. The kernels and
 // the functions that dispatch them are in src/kernels/wsss/crf.ts.
-import type { Gpu } from '../gpu/context.js';
+import { DispatchRecording, type Gpu } from '../gpu/context.js';
 import { KernelError } from '../gpu/errors.js';
 import { ceilDiv } from '../gpu/kernel.js';
-import { Tensor } from '../gpu/tensor.js';
+import { bucketBytes, Tensor } from '../gpu/tensor.js';
+import { exclusiveScan, keyBits, radixSortPairs } from '../kernels/scan.js';
 import { crfBlur, crfFold, crfNorm, crfSeedWords, crfSplat, crfUnary, crfUpdate, type CrfLatticeTensors } from '../kernels/wsss/crf.js';
-import { bilateralFeatures, buildLattice, gaussianFeatures, type PermutohedralLattice } from './crf-lattice.js';
+import {
+  CRF_LATTICE_AXES,
+  CRF_LATTICE_INFO_WORDS,
+  crfLatticeCsr,
+  crfLatticeFill,
+  crfLatticeFirst,
+  crfLatticeInsert,
+  crfLatticeNeighbours,
+  crfLatticeOrder,
+  crfLatticePixels,
+  crfLatticeSimplex,
+  crfLatticeSlots,
+  crfLatticeSortKeys,
+  crfLatticeVertex,
+} from '../kernels/wsss/crf-lattice.js';
+import { bilateralFeatures, buildLattice, gaussianFeatures, latticeConstants, type PermutohedralLattice } from './crf-lattice.js';
 
 const OP = 'denseCrf';
 
@@ -91,6 +110,14 @@ function checkKernels(gaussian: GaussianKernelOptions, bilateral: BilateralKerne
   positive(bilateral.sxy, 'bilateral.sxy');
   positive(bilateral.srgb, 'bilateral.srgb');
   finite(bilateral.compat, 'bilateral.compat');
+}
+
+function checkImageWords(image: Tensor, height: number, width: number): void {
+  for (const [v, what] of [[height, 'height'], [width, 'width']] as const) {
+    if (!Number.isInteger(v) || v < 1) throw new KernelError(OP, `${what} = ${v} must be a positive integer`);
+  }
+  const words = Math.ceil((3 * height * width) / 4);
+  if (image.dtype !== 'u32' || image.size !== words) throw new KernelError(OP, `${image} must be u32 [${words}]: [${height}, ${width}, 3] bytes packed four per word`, 'image');
 }
 
 function checkImage(image: unknown, height: number, width: number): asserts image is Uint8Array {
@@ -222,11 +249,248 @@ function packLattices(
 }
 
 // ---------------------------------------------------------------------------------------------
+// GPU: the same lattices, built where they are used
+
+/** Both lattices' tables on the GPU (buildCrfLatticeGpu): the arrays of a CrfLattice, as tensors. */
+export interface GpuCrfLattice {
+  tensors: CrfLatticeTensors;
+  gaussianVertices: number;
+  bilateralVertices: number;
+}
+
+/** One lattice's working tensors in buildCrfLatticeGpu (per entry, per hash slot, per vertex). */
+interface GpuLatticeParts {
+  d: 2 | 5;
+  /** Its index in the builder's counters. */
+  which: number;
+  entries: number;
+  keys: Tensor;
+  weight: Tensor;
+  capacity: number;
+  table: Tensor;
+  entrySlot: Tensor;
+  /** Scanned first-entry flags: the vertex id of every first entry, the count at [entries]. */
+  scan: Tensor;
+  vertex: Tensor;
+  firstEntry: Tensor;
+  count: Tensor;
+}
+
+/**
+ * Both lattices built on the GPU from the image, as the tensors denseCrf would otherwise upload from
+ * buildCrfLattice: the same arrays bit for bit (rowStart, entryPixel, entryWeight, neighbours,
+ * pixelSlot, pixelWeight, vertex counts; the kernels reproduce the host's float32 arithmetic and
+ * its vertex order). Host↔device traffic: the image (⌈3·H·W/4⌉ words) and, once per image size and
+ * kernel sizes, the float32 feature tables (2·(W + H) + 256 words) go up; the two vertex counts
+ * and two overflow flags (24 bytes in one read) come back, because the mean-field kernels take the
+ * slot count as a dispatch size and the Gaussian lattice's end as the first slot of the
+ * bilateral-only blur steps (a lattice with more vertices than its first hash table was sized for
+ * is numbered again with a larger one: a second read). The caller releases
+ * the tensors. Returns undefined where a buffer of the builder itself (the bilateral lattice's
+ * vertex keys, 120 bytes per pixel, or a hash table) would exceed the device's buffer limit; the
+ * host builder then serves (its output tables are the same size as these).
+ */
+export async function buildCrfLatticeGpu(
+  gpu: Gpu,
+  image: Uint8Array | Tensor,
+  height: number,
+  width: number,
+  gaussian: { sxy: number } = CLIP_ES_CRF.gaussian,
+  bilateral: { sxy: number; srgb: number } = CLIP_ES_CRF.bilateral,
+): Promise<GpuCrfLattice | undefined> {
+  if (image instanceof Tensor) checkImageWords(image, height, width);
+  else checkImage(image, height, width);
+  checkKernels({ ...gaussian, compat: 0 }, { ...bilateral, compat: 0 });
+  const n = height * width;
+  const points = Math.ceil(n / 4) * 4; // densecrf's SSE padding (crf-lattice.ts)
+  const limit = Math.min(gpu.traits.limits.maxStorageBufferBindingSize, gpu.traits.limits.maxBufferSize);
+  const fits = (words: number) => bucketBytes(4 * words) <= limit;
+  const pow2 = (v: number) => 2 ** Math.max(4, Math.ceil(Math.log2(Math.max(v, 1))));
+  // Hash tables: first a small one (it stays in cache), 2.5 slots per point, filled to at most 70 %:
+  // room for 1.75 vertices per point or more (Gaussian lattices at sxy = 1 have ~1.16, ~1.3–1.7 on
+  // tiny or one-row images; bilateral ones at CLIP-ES's sizes 0.15–0.65, up to 6 on images of a few
+  // pixels). A lattice with more is built again with a table for every entry as its own vertex
+  // (above twice the entries, or above the entries where that does not fit).
+  const specs = ([2, 5] as const).map((d) => {
+    const entries = points * (d + 1);
+    const full = fits(pow2(2 * entries)) ? pow2(2 * entries) : pow2(entries + 1);
+    const first = Math.min(pow2(2.5 * points), full);
+    return { d, entries, first: { capacity: first, maxClaims: first === full ? full : Math.floor(0.7 * first) }, full: { capacity: full, maxClaims: full } };
+  });
+  if (!specs.every((l) => fits(l.entries * l.d) && fits(l.full.capacity) && fits(l.entries + 1)) || !fits(9 * n)) return undefined;
+
+  // Feature quotients as the host forms them (x / float32(sxy) etc., rounded to float32): WGSL does
+  // not promise a correctly rounded division, so the kernels look them up.
+  const [gs, bs, rs] = [gaussian.sxy, bilateral.sxy, bilateral.srgb].map(Math.fround) as [number, number, number];
+  const at = { xg: 0, yg: width, xb: width + height, yb: 2 * width + height, c: 2 * (width + height) };
+  const tableWords = at.c + 256;
+  const tables = gpu.constant(`crf lattice features ${width}×${height} ${gs} ${bs} ${rs}`, [tableWords], 'u32', () => {
+    const f = new Float32Array(tableWords);
+    for (let x = 0; x < width; x++) {
+      f[at.xg + x] = x / gs;
+      f[at.xb + x] = x / bs;
+    }
+    for (let y = 0; y < height; y++) {
+      f[at.yg + y] = y / gs;
+      f[at.yb + y] = y / bs;
+    }
+    for (let c = 0; c < 256; c++) f[at.c + c] = c / rs;
+    return new Uint32Array(f.buffer);
+  });
+
+  // Working tensors, released as soon as the dispatches that need them are recorded (later work can
+  // then reuse the buffers: WebGPU orders it after them) or at the end.
+  const scratch = new Set<Tensor>();
+  const temp = <T extends Tensor>(t: T): T => (scratch.add(t), t);
+  const drop = (...ts: Tensor[]) => {
+    for (const t of ts) scratch.delete(t);
+    gpu.release(...ts);
+  };
+  const outputs: Tensor[] = [];
+  const output = <T extends Tensor>(t: T): T => (outputs.push(t), t);
+  try {
+    let imageWords: Tensor;
+    if (image instanceof Tensor) imageWords = image;
+    else {
+      const words = new Uint32Array(Math.ceil((3 * n) / 4));
+      new Uint8Array(words.buffer).set(image);
+      imageWords = temp(gpu.upload(words, [words.length], 'u32', 'crf lattice image'));
+    }
+    const info = temp(gpu.empty([CRF_LATTICE_INFO_WORDS], 'u32', 'crf lattice counters'));
+    await crfLatticeFill(gpu, info, CRF_LATTICE_INFO_WORDS, 0);
+
+    // Per lattice: entry keys and weights, then the hash table and the vertex numbering.
+    const lattices: GpuLatticeParts[] = [];
+    for (const [which, { d, entries, first }] of specs.entries()) {
+      const { scale, down } = latticeConstants(d);
+      const keys = temp(gpu.empty([entries * d], 'i32', 'crf lattice keys'));
+      const weight = temp(gpu.empty([entries], 'f32', 'crf lattice weights'));
+      const [xTable, yTable] = d === 2 ? [at.xg, at.yg] : [at.xb, at.yb];
+      const simplex = { d, pixels: n, width, points, scale, down, xTable, yTable, cTable: at.c, tableWords };
+      await crfLatticeSimplex(gpu, simplex, d === 5 ? imageWords : undefined, tables, keys, weight);
+      const lattice: GpuLatticeParts = {
+        d,
+        which,
+        entries,
+        keys,
+        weight,
+        capacity: first.capacity,
+        table: temp(gpu.empty([first.capacity], 'u32', 'crf lattice hash table')),
+        entrySlot: temp(gpu.empty([entries], 'u32', 'crf lattice entry slots')),
+        scan: temp(gpu.empty([entries + 1], 'u32', 'crf lattice vertex ids')),
+        vertex: temp(gpu.empty([entries], 'u32', 'crf lattice entry vertices')),
+        firstEntry: temp(gpu.empty([entries], 'u32', 'crf lattice first entries')),
+        count: temp(gpu.empty([entries], 'u32', 'crf lattice vertex pixels')),
+      };
+      await numberVertices(lattice, first.maxClaims);
+      lattices.push(lattice);
+    }
+    async function numberVertices(l: GpuLatticeParts, maxClaims: number): Promise<void> {
+      const { d, which, entries, capacity } = l;
+      await crfLatticeFill(gpu, l.table, capacity, 0xffffffff);
+      await crfLatticeInsert(gpu, { d, entries, capacity, maxClaims, which }, l.keys, l.table, l.entrySlot, info);
+      await crfLatticeFirst(gpu, { entries, capacity, which }, l.table, l.entrySlot, info, l.scan);
+      await exclusiveScan(gpu, l.scan, entries + 1);
+      await crfLatticeFill(gpu, l.count, entries, 0);
+      await crfLatticeVertex(gpu, { entries, realEntries: n * (d + 1), which, capacity }, l.table, l.entrySlot, l.scan, { entryVertex: l.vertex, firstEntry: l.firstEntry, count: l.count, info });
+    }
+    const [g, b] = lattices as [GpuLatticeParts, GpuLatticeParts];
+
+    // The one read-back: the vertex counts (and whether a hash table was too small).
+    let counts = (await gpu.read(info)) as Uint32Array;
+    const vertices = [counts[0]!, counts[1]!];
+    const again = lattices.filter((l) => counts[2 + l.which] !== 0);
+    if (again.length) {
+      await crfLatticeFill(gpu, info, CRF_LATTICE_INFO_WORDS, 0);
+      for (const l of again) {
+        const { full } = specs[l.which]!;
+        drop(l.table);
+        l.capacity = full.capacity;
+        l.table = temp(gpu.empty([full.capacity], 'u32', 'crf lattice hash table'));
+        await numberVertices(l, full.maxClaims);
+      }
+      counts = (await gpu.read(info)) as Uint32Array;
+      for (const l of again) {
+        if (counts[2 + l.which]) throw new KernelError(OP, `the GPU lattice builder found a hash table of ${l.capacity} slots full with ${l.entries} entries (cannot happen)`);
+        vertices[l.which] = counts[l.which]!;
+      }
+    }
+    // A precompile() dry run reads zeros; two vertices per lattice take every dispatch below (both
+    // sorts included), so that a warm-up builds every pipeline a real image needs.
+    const [gaussianVertices, bilateralVertices] = gpu.precompiling ? [2, 2] : (vertices as [number, number]);
+    drop(...(imageWords === image ? [] : [imageWords]), g.entrySlot, b.entrySlot);
+    const space = { gaussianVertices, bilateralVertices };
+    const slots = 1 + gaussianVertices + bilateralVertices;
+
+    // Bilateral slots: most pixels first, ties by vertex id (packLattices' slotsOf).
+    const orderKeys = temp(gpu.empty([bilateralVertices], 'u32', 'crf lattice order keys'));
+    const orderVals = temp(gpu.empty([bilateralVertices], 'u32', 'crf lattice order'));
+    await crfLatticeOrder(gpu, { vertices: bilateralVertices, pixels: n }, b.count, orderKeys, orderVals);
+    const byCount = await radixSortPairs(gpu, orderKeys, orderVals, bilateralVertices, keyBits(n));
+    [byCount.keys, byCount.vals, ...byCount.spare].forEach(temp);
+    const order = byCount.vals;
+    const slotOfB = temp(gpu.empty([bilateralVertices], 'u32', 'crf lattice bilateral slots'));
+    const rowStart = output(gpu.empty([slots + 1], 'u32', 'crf row_start'));
+    await crfLatticeSlots(gpu, space, g.count, b.count, order, slotOfB, rowStart);
+    await exclusiveScan(gpu, rowStart, slots + 1);
+    drop(...new Set([orderKeys, orderVals, byCount.keys, byCount.vals, ...byCount.spare].filter((t) => t !== order)), g.count, b.count);
+
+    // CSR entries: every real entry by slot, stable, so each row lists its pixels in order.
+    const entries = 9 * n;
+    const entryKeys = temp(gpu.empty([entries], 'u32', 'crf lattice entry keys'));
+    const entryVals = temp(gpu.empty([entries], 'u32', 'crf lattice entry order'));
+    await crfLatticeSortKeys(gpu, { ...space, pixels: n }, g.vertex, b.vertex, slotOfB, entryKeys, entryVals);
+    const bySlot = await radixSortPairs(gpu, entryKeys, entryVals, entries, keyBits(slots - 1));
+    [bySlot.keys, bySlot.vals, ...bySlot.spare].forEach(temp);
+    const entryPixel = output(gpu.empty([entries], 'u32', 'crf entry_pixel'));
+    const entryWeight = output(gpu.empty([entries], 'f32', 'crf entry_weight'));
+    await crfLatticeCsr(gpu, n, bySlot.vals, g.weight, b.weight, entryPixel, entryWeight);
+    drop(...new Set([entryKeys, entryVals, bySlot.keys, bySlot.vals, ...bySlot.spare]));
+
+    const pixelSlot = output(gpu.empty([entries], 'u32', 'crf pixel_slot'));
+    const pixelWeight = output(gpu.empty([entries], 'f32', 'crf pixel_weight'));
+    const alpha = { alphaG: latticeConstants(2).alpha, alphaB: latticeConstants(5).alpha };
+    await crfLatticePixels(gpu, { ...space, pixels: n, ...alpha }, g, b, slotOfB, pixelSlot, pixelWeight);
+    drop(g.vertex, b.vertex, g.weight, b.weight);
+
+    const neighbours = output(gpu.empty([CRF_LATTICE_AXES * slots * 2], 'u32', 'crf neighbours'));
+    await crfLatticeFill(gpu, neighbours, CRF_LATTICE_AXES * slots * 2, 0);
+    await crfLatticeNeighbours(
+      gpu,
+      { d: 2, entries: g.entries, capacity: g.capacity, slots, firstSlot: 1, vertices: gaussianVertices, ordered: false },
+      { keys: g.keys, table: g.table, firstEntry: g.firstEntry, scan: g.scan },
+      neighbours,
+    );
+    await crfLatticeNeighbours(
+      gpu,
+      { d: 5, entries: b.entries, capacity: b.capacity, slots, firstSlot: 1 + gaussianVertices, vertices: bilateralVertices, ordered: true },
+      { keys: b.keys, table: b.table, firstEntry: b.firstEntry, scan: b.scan, order, slotOf: slotOfB },
+      neighbours,
+    );
+    return {
+      tensors: { pixels: n, slots, axes: CRF_LATTICE_AXES, entries, rowStart, entryPixel, entryWeight, neighbours, pixelSlot, pixelWeight },
+      gaussianVertices,
+      bilateralVertices,
+    };
+  } catch (err) {
+    gpu.release(...outputs);
+    throw err;
+  } finally {
+    // Only dispatches recorded after these can reuse the buffers, and WebGPU orders them after.
+    gpu.release(...scratch);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
 // Inference
 
 export interface DenseCrfOptions {
-  /** [H, W, 3] bytes: the colours the bilateral kernel sees (see crfImage). */
-  image: Uint8Array;
+  /**
+   * The colours the bilateral kernel sees (see crfImage): [H, W, 3] bytes on the host, or the same
+   * byte stream on the GPU packed four bytes per u32 word, [ceil(3·H·W/4)] (crfImageWords makes it
+   * from the RGBA pixels; then only the GPU lattice can be used).
+   */
+  image: Uint8Array | Tensor;
   height: number;
   width: number;
   /** [C, H, W] f32 probabilities holding float16 values (CLIP-ES: [bg, cam_1..cam_K]), not normalised. */
@@ -235,17 +499,36 @@ export interface DenseCrfOptions {
   iterations?: number;
   gaussian?: GaussianKernelOptions;
   bilateral?: BilateralKernelOptions;
-  /** A lattice already built for this image and these kernel sizes (buildCrfLattice). */
-  lattice?: CrfLattice;
+  /**
+   * Where the lattices come from: 'gpu' (default) builds them on the GPU from the image
+   * (buildCrfLatticeGpu); 'host' builds them on the CPU (buildCrfLattice, the reference) and uploads
+   * them; a CrfLattice already built on the host for this image and these kernel sizes is uploaded.
+   * All three give the same tables, so the same posteriors bit for bit.
+   */
+  lattice?: CrfLattice | 'gpu' | 'host';
+  /**
+   * Leave the check that the probabilities are finite on the GPU: instead of reading its flag (a
+   * read-back that waits for the whole CRF), return it as `check` for the caller to read with its
+   * other outputs (SeedContext.check); the caller owns the flag. Default: read it here and throw.
+   */
+  deferCheck?: boolean;
+}
+
+/** The non-finite-probabilities flag of a denseCrf call: u32 [1], 0 or 1 + the first bad index. */
+export interface CrfCheck {
+  flag: Tensor;
+  /** The error for a non-zero flag value. */
+  explain(value: number): KernelError;
 }
 
 /** pydensecrf's DenseCRF2D inference: posteriors Q [C, H, W] (f32, summing to 1 over C). */
-export async function denseCrf(gpu: Gpu, opts: DenseCrfOptions): Promise<{ q: Tensor }> {
+export async function denseCrf(gpu: Gpu, opts: DenseCrfOptions): Promise<{ q: Tensor; check?: CrfCheck }> {
   const { image, height, width, probs } = opts;
   const iterations = opts.iterations ?? CLIP_ES_CRF.iterations;
   const gaussian = opts.gaussian ?? CLIP_ES_CRF.gaussian;
   const bilateral = opts.bilateral ?? CLIP_ES_CRF.bilateral;
-  checkImage(image, height, width);
+  if (image instanceof Tensor) checkImageWords(image, height, width);
+  else checkImage(image, height, width);
   checkKernels(gaussian, bilateral);
   if (!Number.isInteger(iterations) || iterations < 0) throw new KernelError(OP, `iterations = ${iterations} must be a non-negative integer`);
   if (!(probs instanceof Tensor)) throw new KernelError(OP, 'is not a Tensor', 'probs');
@@ -256,43 +539,43 @@ export async function denseCrf(gpu: Gpu, opts: DenseCrfOptions): Promise<{ q: Te
   const channels = probs.shape[0]!;
   if (channels < 1) throw new KernelError(OP, `${probs} has no labels (C = 0)`, 'probs');
 
-  let lattice = opts.lattice;
-  if (lattice) {
+  const given = opts.lattice ?? 'gpu';
+  if (typeof given === 'object' && given !== null) {
     const same =
-      lattice.height === height &&
-      lattice.width === width &&
-      lattice.gaussian.sxy === gaussian.sxy &&
-      lattice.bilateral.sxy === bilateral.sxy &&
-      lattice.bilateral.srgb === bilateral.srgb;
+      given.height === height &&
+      given.width === width &&
+      given.gaussian.sxy === gaussian.sxy &&
+      given.bilateral.sxy === bilateral.sxy &&
+      given.bilateral.srgb === bilateral.srgb;
     if (!same) throw new KernelError(OP, `the given lattice was built for another image size or other kernel sizes`, 'lattice');
-    if (!sameBytes(lattice.image, image)) throw new KernelError(OP, 'the given lattice was built for another image', 'lattice');
-  } else {
-    lattice = buildCrfLattice(image, height, width, gaussian, bilateral);
+    if (image instanceof Tensor) throw new KernelError(OP, 'a host-built lattice needs the image on the host (the image is a GPU tensor)', 'lattice');
+    if (!sameBytes(given.image, image)) throw new KernelError(OP, 'the given lattice was built for another image', 'lattice');
+  } else if (given !== 'gpu' && given !== 'host') {
+    throw new KernelError(OP, `must be 'gpu', 'host' or a CrfLattice, not ${String(given)}`, 'lattice');
   }
 
   const pixels = height * width;
   const chunks = ceilDiv(channels, 4);
-  const { slots, axes } = lattice;
-  const entries = lattice.entryPixel.length;
   const owned: Tensor[] = [];
   const keep = <T extends Tensor>(t: T): T => (owned.push(t), t);
   try {
-    const lat: CrfLatticeTensors = {
-      pixels,
-      slots,
-      axes,
-      entries,
-      rowStart: keep(gpu.upload(lattice.rowStart, [slots + 1], 'u32', 'crf row_start')),
-      entryPixel: keep(gpu.upload(lattice.entryPixel, [entries], 'u32', 'crf entry_pixel')),
-      entryWeight: keep(gpu.upload(lattice.entryWeight, [entries], 'f32', 'crf entry_weight')),
-      neighbours: keep(gpu.upload(lattice.neighbours, [axes * slots * 2], 'u32', 'crf neighbours')),
-      pixelSlot: keep(gpu.upload(lattice.pixelSlot, [lattice.pixelSlot.length], 'u32', 'crf pixel_slot')),
-      pixelWeight: keep(gpu.upload(lattice.pixelWeight, [lattice.pixelWeight.length], 'f32', 'crf pixel_weight')),
-    };
-    const bad = keep(gpu.upload(new Uint32Array(1), [1], 'u32', 'crf bad'));
+    let built: GpuCrfLattice | undefined;
+    if (given === 'gpu') built = await buildCrfLatticeGpu(gpu, image, height, width, gaussian, bilateral);
+    // The GPU builder declines only where its own buffers would exceed the device's limit (then an
+    // image given on the GPU comes back to the host once).
+    if (!built) {
+      const bytes = image instanceof Tensor ? new Uint8Array(((await gpu.read(image)) as Uint32Array).buffer, 0, 3 * pixels) : image;
+      built = uploadLattice(gpu, typeof given === 'object' ? given : buildCrfLattice(bytes, height, width, gaussian, bilateral));
+    }
+    const lat = built.tensors;
+    const { rowStart, entryPixel, entryWeight, neighbours, pixelSlot, pixelWeight } = lat;
+    owned.push(rowStart, entryPixel, entryWeight, neighbours, pixelSlot, pixelWeight);
+    const { slots, axes, entries } = lat;
+    const bad = keep(gpu.empty([1], 'u32', 'crf bad'));
+    await crfLatticeFill(gpu, bad, 1, 0);
     const nrm = keep(gpu.empty([2, pixels], 'f32', 'crf nrm'));
     // (slot or pixel, f32 bits) pairs, written by crf_norm and crf_fold.
-    const sliceVertex = keep(gpu.empty([lattice.pixelWeight.length, 2], 'u32', 'crf slice_vertex'));
+    const sliceVertex = keep(gpu.empty([pixelWeight.size, 2], 'u32', 'crf slice_vertex'));
     const splatEntry = keep(gpu.empty([entries, 2], 'u32', 'crf splat_entry'));
     const unary = keep(gpu.empty([pixels, chunks, 4], 'f32', 'crf unary'));
     const qChunks = keep(gpu.empty([pixels, chunks, 4], 'f32', 'crf q'));
@@ -303,16 +586,16 @@ export async function denseCrf(gpu: Gpu, opts: DenseCrfOptions): Promise<{ q: Te
     // Splat (of ones, or of nrm ⊙ Q), then blur along every lattice direction, ping-pong. The
     // Gaussian lattice has 3 directions and the bilateral 6: the Gaussian slots leave the blur after
     // 3 steps, so the two results end in different buffers; returns them.
-    const firstBilateralSlot = 1 + lattice.gaussianVertices;
-    const filter = async (c: number, unit: boolean): Promise<{ g: Tensor; b: Tensor }> => {
-      await crfSplat(gpu, lat, ping, c, unit ? undefined : { splatEntry, q: qChunks });
+    const firstBilateralSlot = 1 + built.gaussianVertices;
+    const filter = async (c: number, unit: boolean, on: Gpu = gpu): Promise<{ g: Tensor; b: Tensor }> => {
+      await crfSplat(on, lat, ping, c, unit ? undefined : { splatEntry, q: qChunks });
       let [src, dst] = [ping, pong];
       let g = src;
       for (let axis = 0; axis < axes; axis++) {
-        const firstSlot = axis < lattice.gaussianAxes ? 0 : firstBilateralSlot;
-        await crfBlur(gpu, lat, src, dst, c, axis, firstSlot);
+        const firstSlot = axis < GAUSSIAN_AXES ? 0 : firstBilateralSlot;
+        await crfBlur(on, lat, src, dst, c, axis, firstSlot);
         [src, dst] = [dst, src];
-        if (axis === lattice.gaussianAxes - 1) g = src;
+        if (axis === GAUSSIAN_AXES - 1) g = src;
       }
       return { g, b: src };
     };
@@ -320,26 +603,82 @@ export async function denseCrf(gpu: Gpu, opts: DenseCrfOptions): Promise<{ q: Te
     // Normalisation: Filter_k(1) for both kernels at once (one channel), folded into the weights.
     const ones = await filter(1, true);
     await crfNorm(gpu, lat, ones.g, ones.b, { gaussian: gaussian.compat, bilateral: bilateral.compat }, nrm, sliceVertex);
-    await crfFold(gpu, lat, nrm, splatEntry, lattice.rowStart[firstBilateralSlot]!);
+    // Every pixel has 3 Gaussian entries, and the Gaussian slots come first.
+    await crfFold(gpu, lat, nrm, splatEntry, GAUSSIAN_AXES * pixels);
 
     await crfUnary(gpu, probs, unary, bad);
     await crfUpdate(gpu, lat, unary, qChunks, { channels, planar: iterations === 0 ? q : undefined });
-    for (let it = 0; it < iterations; it++) {
-      const values = await filter(chunks, false);
-      const last = it === iterations - 1;
-      await crfUpdate(gpu, lat, unary, qChunks, { channels, messages: { valuesG: values.g, valuesB: values.b, sliceVertex }, planar: last ? q : undefined });
+    const iterate = async (on: Gpu, last: boolean) => {
+      const values = await filter(chunks, false, on);
+      await crfUpdate(on, lat, unary, qChunks, { channels, messages: { valuesG: values.g, valuesB: values.b, sliceVertex }, planar: last ? q : undefined });
+    };
+    // Every iteration but the last dispatches the same kernels on the same buffers: the first one's
+    // dispatches are recorded and replayed for the others, without running their TypeScript again.
+    const repeat = gpu.precompiling ? undefined : new DispatchRecording(gpu);
+    try {
+      for (let it = 0; it < iterations; it++) {
+        const last = it === iterations - 1;
+        if (last || !repeat) await iterate(gpu, last);
+        else if (it === 0) await iterate(gpu.recorder(repeat), false);
+        else gpu.replay(repeat);
+      }
+    } finally {
+      repeat?.dispose();
     }
 
+    const explain = (flag: number) => {
+      const at = flag - 1;
+      const c = Math.floor(at / pixels), y = Math.floor((at % pixels) / width), x = at % width;
+      return new KernelError(OP, `${probs} holds non-finite values (e.g. channel ${c}, row ${y}, column ${x}); the CRF needs finite probabilities`, 'probs');
+    };
+    if (opts.deferCheck) {
+      owned.splice(owned.indexOf(bad), 1); // the caller's now
+      return { q, check: { flag: bad, explain } };
+    }
     const flag = (await gpu.read(bad))[0]!;
     if (flag !== 0) {
       gpu.release(q);
-      const at = flag - 1;
-      const c = Math.floor(at / pixels), y = Math.floor((at % pixels) / width), x = at % width;
-      throw new KernelError(OP, `${probs} holds non-finite values (e.g. channel ${c}, row ${y}, column ${x}); the CRF needs finite probabilities`, 'probs');
+      throw explain(flag);
     }
     return { q };
   } finally {
     gpu.release(...owned);
+  }
+}
+
+/** Blur directions (= simplex vertices per pixel) of the Gaussian lattice, d = 2. */
+const GAUSSIAN_AXES = 3;
+
+/** A host-built lattice's tables uploaded: six uploads, 144 bytes per pixel plus 52 per slot. */
+function uploadLattice(gpu: Gpu, lattice: CrfLattice): GpuCrfLattice {
+  const { slots, axes } = lattice;
+  const entries = lattice.entryPixel.length;
+  const tensors: Tensor[] = [];
+  const up = (data: Uint32Array | Float32Array, dtype: 'u32' | 'f32', label: string) => {
+    const t = gpu.upload(data, [data.length], dtype, label);
+    tensors.push(t);
+    return t;
+  };
+  try {
+    return {
+      tensors: {
+        pixels: lattice.height * lattice.width,
+        slots,
+        axes,
+        entries,
+        rowStart: up(lattice.rowStart, 'u32', 'crf row_start'),
+        entryPixel: up(lattice.entryPixel, 'u32', 'crf entry_pixel'),
+        entryWeight: up(lattice.entryWeight, 'f32', 'crf entry_weight'),
+        neighbours: up(lattice.neighbours, 'u32', 'crf neighbours'),
+        pixelSlot: up(lattice.pixelSlot, 'u32', 'crf pixel_slot'),
+        pixelWeight: up(lattice.pixelWeight, 'f32', 'crf pixel_weight'),
+      },
+      gaussianVertices: lattice.gaussianVertices,
+      bilateralVertices: lattice.bilateralVertices,
+    };
+  } catch (err) {
+    gpu.release(...tensors);
+    throw err;
   }
 }
 
@@ -373,6 +712,18 @@ function float32AtLeast(t: number): number {
  * k → keys[k−1] + 1), or 255 where max Q < confidence. One GPU pass, one read-back of H·W bytes.
  */
 export async function crfSeeds(gpu: Gpu, q: Tensor, keys: readonly number[], opts: CrfSeedOptions = {}): Promise<Uint8Array> {
+  const pixels = q instanceof Tensor && q.rank === 3 ? q.shape[1]! * q.shape[2]! : 0;
+  const seeds = await crfSeedLabelWords(gpu, q, keys, opts);
+  try {
+    const words = (await gpu.read(seeds)) as Uint32Array;
+    return new Uint8Array(words.buffer, words.byteOffset, pixels).slice();
+  } finally {
+    gpu.release(seeds);
+  }
+}
+
+/** crfSeeds left on the GPU: u32 [ceil(H·W/4)], four label bytes per word. */
+export async function crfSeedLabelWords(gpu: Gpu, q: Tensor, keys: readonly number[], opts: CrfSeedOptions = {}): Promise<Tensor> {
   const op = 'crfSeeds';
   if (!(q instanceof Tensor)) throw new KernelError(op, 'is not a Tensor', 'q');
   if (q.dtype !== 'f32' || q.rank !== 3) throw new KernelError(op, `${q} must be f32 [C, H, W]`, 'q');
@@ -386,17 +737,8 @@ export async function crfSeeds(gpu: Gpu, q: Tensor, keys: readonly number[], opt
   });
   const confidence = opts.confidence ?? 0.95;
   if (typeof confidence !== 'number' || !Number.isFinite(confidence)) throw new KernelError(op, `confidence = ${String(confidence)} must be a finite number`);
-  const pixels = height * width;
-  if (pixels === 0) return new Uint8Array(0);
-  const seeds = await crfSeedWords(gpu, q, [0, ...keys.map((k) => k + 1)], float32AtLeast(confidence));
-  try {
-    const words = (await gpu.read(seeds)) as Uint32Array;
-    const out = new Uint8Array(pixels);
-    for (let i = 0; i < pixels; i++) out[i] = (words[i >> 2]! >>> (8 * (i & 3))) & 0xff;
-    return out;
-  } finally {
-    gpu.release(seeds);
-  }
+  if (height * width === 0) return gpu.empty([0], 'u32', 'crf seeds');
+  return crfSeedWords(gpu, q, [0, ...keys.map((k) => k + 1)], float32AtLeast(confidence));
 }
 
 // ---------------------------------------------------------------------------------------------

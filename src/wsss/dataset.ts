@@ -30,6 +30,8 @@ export interface SeedRunner {
   run(image: import('../io/image.js').RgbaImage, labels: readonly number[], options: SeedOptions): Promise<SeedResult>;
   /** The device the runner computes on (a SeedPipeline's): its loss is what `recover` answers. */
   readonly gpu?: { readonly lost: boolean };
+  /** Builds what a run on this image size needs before the first image (SeedPipeline.warmup). */
+  warmup?(size: { width: number; height: number }, labelCounts: readonly number[], options: SeedOptions): Promise<number>;
 }
 
 export interface DatasetOptions {
@@ -88,6 +90,8 @@ export interface DatasetSummary {
   seconds: number;
   /** Mean per-stage time over processed images, ms. */
   stageMs: Record<string, number>;
+  /** Milliseconds spent preparing the pipelines before the first image (see SeedPipeline.warmup). */
+  warmupMs: number;
   /** GPU devices lost during the run and re-created through `recover`. */
   deviceLosses: number;
   /** Scores per stage over every finished image of the list (resumed ones included), when GT exists. */
@@ -195,12 +199,16 @@ export async function runDataset(runner: SeedRunner, o: DatasetOptions): Promise
   const started = performance.now();
   const summary: DatasetSummary = {
     root: o.root, out: o.out, labelSet: o.labelSet.name, ids: ids.length, processed: 0, resumed: 0,
-    unlabeled: [], failures: [], seconds: 0, stageMs: {}, deviceLosses: 0, scores: {},
+    unlabeled: [], failures: [], seconds: 0, stageMs: {}, warmupMs: 0, deviceLosses: 0, scores: {},
   };
   const stageTotals = new Map<string, number>();
   let budget = o.limit ?? Infinity;
-  const seedOptions = o.signal ? { ...o.seedOptions, signal: o.signal } : o.seedOptions;
+  // Per-stage times go into the summary, so every step waits for its GPU work; the CAMs are read
+  // back only when they are written.
+  const read = new Set([...(o.seedOptions.read ?? []), ...(o.cams ? (['cams'] as const) : [])]);
+  const seedOptions: SeedOptions = { stageTimes: true, ...o.seedOptions, read: [...read], ...(o.signal ? { signal: o.signal } : {}) };
   let current = runner;
+  let warmed = false;
   for (const id of ids) {
     o.signal?.throwIfAborted();
     const base = join(seedsDir, id);
@@ -226,6 +234,9 @@ export async function runDataset(runner: SeedRunner, o: DatasetOptions): Promise
           const options = crfImage ? { ...seedOptions, crfPixels: crfImage } : seedOptions;
           let result: SeedResult;
           try {
+            // The first image's size stands for the rest: the pipelines do not depend on it.
+            if (!warmed && current.warmup) summary.warmupMs += await current.warmup(image, [labels.length], options);
+            warmed = true;
             result = await current.run(image, labels, options);
           } catch (err) {
             if (!o.recover || o.signal?.aborted || !(await deviceLost(current))) throw err;

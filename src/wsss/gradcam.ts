@@ -285,6 +285,8 @@ export interface GradCamOptions {
   chunkBytes?: number;
   /** Also return the patch features (A's patch rows, channels first) for the random walk. */
   features?: boolean;
+  /** Read the CAMs and the softmax back to the host (default true); false leaves them on the GPU only. */
+  read?: boolean;
 }
 
 /**
@@ -293,18 +295,25 @@ export interface GradCamOptions {
  * `features` A = ln_1(X) of the last block at the patch tokens, channels first [D, n].
  */
 export interface GradCamResult extends CamMaps {
+  /** The CAMs [K, gh·gw] on the host (unless `read: false`). */
+  camsHost?: Float32Array;
+  /** The softmax [K + M] on the host (unless `read: false`). */
+  probsHost?: Float32Array;
   /**
    * Milliseconds. Always `total` (wall clock of the call, including upload and read-back). With
    * `profile`: GPU time per stage, `vision` (patch embedding and blocks 0..L−2), `block` (the last
    * block's forward, the head and the backward pass), `cam` (CAM and affinity).
    */
   timings: Record<string, number>;
-  /** Frees `cams` and `affinity`. */
+  /** Frees `cams`, `probs`, `affinity` and `features`. */
   release(): void;
 }
 
-/** An image for gradCam: as for ClipModel.encodeImage, or a normalised [3, H', W'] tensor already on the GPU. */
-export type GradCamImage = ClipImageInput | { tensor: Tensor; height?: number; width?: number };
+/**
+ * An image for gradCam: as for ClipModel.encodeImage; its RGBA pixels already on the GPU (u32 [H, W],
+ * one RGBA8 pixel per word); or a normalised [3, H', W'] tensor already on the GPU.
+ */
+export type GradCamImage = ClipImageInput | { rgbaTensor: Tensor } | { tensor: Tensor; height?: number; width?: number };
 
 /** Profiled GPU time and FLOPs (of the nodes that declare them) per stage, by node-name prefix. */
 export function stageTotals(profile: readonly NodeProfile[]): { ms: Record<string, number>; flops: Record<string, number> } {
@@ -318,8 +327,16 @@ export function stageTotals(profile: readonly NodeProfile[]): { ms: Record<strin
   return { ms, flops };
 }
 
-export function checkText(text: Float32Array, dim: number): number {
-  if (!(text instanceof Float32Array)) throw new GradCamError('gradCam: text must be a Float32Array [(K + M), E]');
+/** Text rows: L2-normalised [(K + M), E] on the host, or already on the GPU (e.g. from textRowsOnGpu). */
+export type TextRows = Float32Array | Tensor;
+
+/** The number of text rows; host rows are checked to be finite and non-zero (GPU rows were when they were made). */
+export function checkText(text: TextRows, dim: number): number {
+  if (text instanceof Tensor) {
+    if (text.dtype !== 'f32' || text.rank !== 2 || text.shape[1] !== dim || text.shape[0]! < 1) throw new GradCamError(`gradCam: text ${text} must be f32 [(K + M), ${dim}]`);
+    return text.shape[0]!;
+  }
+  if (!(text instanceof Float32Array)) throw new GradCamError('gradCam: text must be a Float32Array [(K + M), E] or an f32 tensor');
   if (text.length === 0 || text.length % dim !== 0) throw new GradCamError(`gradCam: text has ${text.length} values, not a whole number of rows of E = ${dim}`);
   const rows = text.length / dim;
   for (let r = 0; r < rows; r++) {
@@ -344,6 +361,12 @@ export async function imageTensor(gpu: Gpu, model: ClipModel, image: GradCamImag
     const { data, height, width } = await model.preprocess(image as ClipImageInput);
     return { data, height, width };
   }
+  if ('rgbaTensor' in image) {
+    const src = image.rgbaTensor;
+    if (!(src instanceof Tensor) || src.dtype !== 'u32' || src.rank !== 2) throw new GradCamError(`gradCam: rgbaTensor ${String(src)} must be u32 [H, W], one RGBA8 pixel per element`);
+    const x = await clipEsInput(gpu, src, { patch: model.config.vision.patch });
+    return { data: x, height: x.shape[1]!, width: x.shape[2]!, owned: x };
+  }
   // RGBA: CLIP-ES's preprocessing on the GPU, straight into the graph (no read-back).
   const pixels = image.rgba instanceof Uint32Array ? image.rgba : packRgba(image.rgba);
   if (pixels.length !== image.height * image.width) throw new GradCamError(`gradCam: rgba image has ${pixels.length} pixels for ${image.height}×${image.width}`);
@@ -360,7 +383,7 @@ export async function imageTensor(gpu: Gpu, model: ClipModel, image: GradCamImag
  * CLIP-ES's Grad-CAMs of one image for its K labels (text rows 0..K−1; rows K.. are the M background
  * prompts), in one batched pass on the GPU; see the file header.
  */
-export async function gradCam(model: ClipModel, image: GradCamImage, text: Float32Array, K: number, opts: GradCamOptions = {}): Promise<GradCamResult> {
+export async function gradCam(model: ClipModel, image: GradCamImage, text: TextRows, K: number, opts: GradCamOptions = {}): Promise<GradCamResult> {
   const start = performance.now();
   const gpu = model.gpu;
   const config = model.config;
@@ -388,10 +411,12 @@ export async function gradCam(model: ClipModel, image: GradCamImage, text: Float
       }
     });
     return await graph.exclusive(async () => {
-      const { outputs, profile } = await graph.run({ image: input.data, text }, { read: ['probs', 'cams'], profile: opts.profile });
+      const read = opts.read ?? true;
+      const { outputs, profile } = await graph.run({ image: input.data, text }, { read: read ? ['probs', 'cams'] : [], profile: opts.profile });
       const n = gh * gw;
       // The graph's buffers are reused by its next run: the result keeps copies.
       const cams = await copy(gpu, graph.outputTensor('cams'));
+      const probs = await copy(gpu, graph.outputTensor('probs'));
       const affinity = (await copy(gpu, graph.outputTensor('affinity'))).view([n, n]);
       const features = opts.features ? await copy(gpu, graph.outputTensor('features')) : undefined;
       const totals = profile ? stageTotals(profile) : undefined;
@@ -401,8 +426,9 @@ export async function gradCam(model: ClipModel, image: GradCamImage, text: Float
       return {
         grid: [gh, gw],
         cams,
-        camsHost: outputs.get('cams') as Float32Array,
-        probs: outputs.get('probs') as Float32Array,
+        camsHost: outputs.get('cams') as Float32Array | undefined,
+        probs,
+        probsHost: outputs.get('probs') as Float32Array | undefined,
         affinity,
         features,
         timings,
@@ -410,7 +436,7 @@ export async function gradCam(model: ClipModel, image: GradCamImage, text: Float
         release() {
           if (released) return;
           released = true;
-          gpu.release(cams, affinity, ...(features ? [features] : []));
+          gpu.release(cams, probs, affinity, ...(features ? [features] : []));
         },
       };
     });

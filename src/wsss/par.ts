@@ -15,8 +15,8 @@ import { Tensor } from '../gpu/tensor.js';
 import { resizeLinear } from '../kernels/bilinear.js';
 import { unary } from '../kernels/elementwise.js';
 import { copy } from '../kernels/layout.js';
-import { parAffinityWeights, parSoftmax, parStep } from '../kernels/wsss/par.js';
-import { labelMap } from './labels.js';
+import { afaCombine, parAffinityWeights, parSoftmax, parStep } from '../kernels/wsss/par.js';
+import { labelMapPacked } from './labels.js';
 import { MAX_CLASSES } from './labelset.js';
 
 /** AFA's dilations (scripts/dist_train_voc.py): 6 groups of 8 neighbours. */
@@ -76,6 +76,12 @@ function checkWeight(what: string, v: number, positive: boolean): void {
   if (!Number.isFinite(v) || (positive ? v <= 0 : v < 0)) throw new KernelError('par', `${what} must be a finite number ${positive ? '> 0' : '≥ 0'}, got ${v}`);
 }
 
+/** The neighbour offsets [P, 2] ((dy, dx), i32) of the dilations, a device constant. */
+function parOffsetTable(gpu: Gpu, dilations: readonly number[]): Tensor {
+  const host = parOffsets(dilations);
+  return gpu.constant(`par offsets ${dilations.join(',')}`, [host.length], 'i32', () => host);
+}
+
 /** The PAR weights a [P, h, w] of an image [3, h, w] (P = 8·|dilations|; they sum to 1 + w2 per pixel). */
 export async function parAffinity(gpu: Gpu, image: Tensor, opts: ParAffinityOptions = {}): Promise<Tensor> {
   checkImage('par', image);
@@ -83,14 +89,13 @@ export async function parAffinity(gpu: Gpu, image: Tensor, opts: ParAffinityOpti
   const w1 = opts.w1 ?? PAR_W1, w2 = opts.w2 ?? PAR_W2;
   checkWeight('w1', w1, true);
   checkWeight('w2', w2, false);
-  const offsetsHost = parOffsets(dilations);
-  const taps = offsetsHost.length / 2;
-  const pos = Float32Array.from(parPositionSoftmax(dilations, w1), (v) => Math.fround(w2 * Math.fround(v)));
-  const offsets = gpu.upload(offsetsHost, [2 * taps], 'i32', 'par offsets');
-  const posT = gpu.upload(pos, [taps], 'f32', 'par position weights');
-  const aff = await parAffinityWeights(gpu, image, offsets, posT, w1);
-  gpu.release(offsets, posT);
-  return aff;
+  const offsets = parOffsetTable(gpu, dilations);
+  const taps = offsets.size / 2;
+  // The position weights depend only on the dilations and the weights: a device constant too.
+  const posT = gpu.constant(`par position weights ${dilations.join(',')} w1 ${w1} w2 ${w2}`, [taps], 'f32', () =>
+    Float32Array.from(parPositionSoftmax(dilations, w1), (v) => Math.fround(w2 * Math.fround(v))),
+  );
+  return parAffinityWeights(gpu, image, offsets, posT, w1);
 }
 
 export interface ParOptions extends ParAffinityOptions {
@@ -118,7 +123,8 @@ export async function parRefine(gpu: Gpu, opts: ParOptions): Promise<Tensor> {
   if (iterations === 0 || channels === 0) return resized ?? copy(gpu, masks);
   const aff = await parAffinity(gpu, image, opts);
   const taps = aff.shape[0]!;
-  const offsets = gpu.upload(parOffsets(opts.dilations ?? PAR_DILATIONS), [2 * taps], 'i32', 'par offsets');
+  const offsets = parOffsetTable(gpu, opts.dilations ?? PAR_DILATIONS);
+  if (offsets.size !== 2 * taps) throw new KernelError('par', `${taps} affinity taps but ${offsets.size / 2} neighbour offsets`);
   // Two work buffers alternate; the caller's masks are only read.
   let cur = resized ?? masks;
   let spare: Tensor | undefined;
@@ -128,7 +134,7 @@ export async function parRefine(gpu: Gpu, opts: ParOptions): Promise<Tensor> {
     spare = cur === masks ? undefined : cur;
     cur = next;
   }
-  gpu.release(aff, offsets, ...(spare ? [spare] : []));
+  gpu.release(aff, ...(spare ? [spare] : []));
   return cur;
 }
 
@@ -160,6 +166,18 @@ export const AFA_IGNORE = 255;
  * background pixels set to 255 unless the low-bg run also says background (then 0). Uint8Array [h·w].
  */
 export async function afaLabels(gpu: Gpu, opts: AfaLabelOptions): Promise<Uint8Array> {
+  const words = await afaLabelWords(gpu, opts);
+  try {
+    const [h, w] = [opts.image.shape[1]!, opts.image.shape[2]!];
+    const packed = (await gpu.read(words)) as Uint32Array;
+    return new Uint8Array(packed.buffer, packed.byteOffset, h * w).slice();
+  } finally {
+    gpu.release(words);
+  }
+}
+
+/** afaLabels left on the GPU: u32 [ceil(h·w/4)], four label bytes per word. */
+export async function afaLabelWords(gpu: Gpu, opts: AfaLabelOptions): Promise<Tensor> {
   const { image, cams, keys } = opts;
   checkImage('afa', image);
   const [, h, w] = image.shape as [number, number, number];
@@ -180,7 +198,7 @@ export async function afaLabels(gpu: Gpu, opts: AfaLabelOptions): Promise<Uint8A
 
   const small = await resizeLinear(gpu, image, [sh, sw], { mode: 'torch' });
   const camsSmall = await resizeLinear(gpu, cams, [sh, sw], { mode: 'torch' });
-  const runs: Uint8Array[] = [];
+  const runs: Tensor[] = [];
   for (const thr of [high, low]) {
     // The constant plane is resized like the CAMs (as AFA concatenates first), so its values carry
     // the same float32 rounding: 0·x + thr builds it from any finite plane.
@@ -190,12 +208,11 @@ export async function afaLabels(gpu: Gpu, opts: AfaLabelOptions): Promise<Uint8A
     const probs = await parSoftmax(gpu, bgSmall, camsSmall);
     const refined = await parRefine(gpu, { image: small, masks: probs, dilations: opts.dilations, iterations: opts.iterations });
     const full = await resizeLinear(gpu, refined, [h, w], { mode: 'torch' });
-    runs.push(await labelMap(gpu, full, { keys, background: { kind: 'channel0' } }));
+    runs.push(await labelMapPacked(gpu, full, { keys, background: { kind: 'channel0' } }));
     gpu.release(plane, bgSmall, probs, refined, full);
   }
-  gpu.release(small, camsSmall);
-  const [lh, ll] = runs as [Uint8Array, Uint8Array];
-  const out = new Uint8Array(h * w);
-  for (let i = 0; i < out.length; i++) out[i] = lh[i] !== 0 ? lh[i]! : ll[i] !== 0 ? AFA_IGNORE : 0;
-  return out;
+  const [highRun, lowRun] = runs as [Tensor, Tensor];
+  const labels = await afaCombine(gpu, highRun, lowRun);
+  gpu.release(small, camsSmall, highRun, lowRun);
+  return labels;
 }

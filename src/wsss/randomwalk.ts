@@ -27,7 +27,7 @@ import { Tensor } from '../gpu/tensor.js';
 import { resizeLinear } from '../kernels/bilinear.js';
 import { matmul } from '../kernels/matmul.js';
 import { rwAffinity, rwDense, rwSeeds } from '../kernels/wsss/randomwalk.js';
-import { labelMap } from './labels.js';
+import { labelMapPacked } from './labels.js';
 import { MAX_CLASSES } from './labelset.js';
 
 export const RW_DEFAULTS = { beta: 8, logt: 8, alpha: 16, radius: 5, stride: 8 } as const;
@@ -102,6 +102,18 @@ export interface RandomWalkResult {
 
 /** psa's random-walk propagation of CAMs over feature affinities (§6). */
 export async function randomWalk(gpu: Gpu, opts: RandomWalkOptions): Promise<RandomWalkResult> {
+  const { scores, labelWords } = await randomWalkOnGpu(gpu, opts);
+  try {
+    const pixels = opts.cams.shape[1]! * opts.cams.shape[2]!;
+    const packed = (await gpu.read(labelWords)) as Uint32Array;
+    return { scores, labels: new Uint8Array(packed.buffer, packed.byteOffset, pixels).slice() };
+  } finally {
+    gpu.release(labelWords);
+  }
+}
+
+/** randomWalk with the labels left on the GPU: u32 [ceil(H·W/4)], four label bytes per word. */
+export async function randomWalkOnGpu(gpu: Gpu, opts: RandomWalkOptions): Promise<{ scores: Tensor; labelWords: Tensor }> {
   const { features, cams } = opts;
   checkFeatures(features);
   resolve(opts);
@@ -130,7 +142,7 @@ export async function randomWalk(gpu: Gpu, opts: RandomWalkOptions): Promise<Ran
   const grid = scores.view([k + 1, h, w]);
   // Upsample onto the padded image (pool·h × pool·w) and keep the CAMs' extent, as psa crops.
   const up = atFeatures ? grid : await resizeLinear(gpu, grid, [camH, camW], { mode: 'torch', fullSize: [pool * h, pool * w] });
-  const labels = await labelMap(gpu, up, { keys, background: { kind: 'channel0' } });
+  const labelWords = await labelMapPacked(gpu, up, { keys, background: { kind: 'channel0' } });
   if (up !== grid) gpu.release(up);
-  return { scores: grid, labels };
+  return { scores: grid, labelWords };
 }

@@ -47,8 +47,10 @@ export function seedFiles(name: string, image: RgbaImage, result: SeedResult, la
   const { width, height } = result;
   const plane = width * height;
   if (options.cams ?? true) {
+    const cams = result.cams;
+    if (!cams) throw new Error(`seedFiles: ${name}: the CAMs were not read back (run the pipeline with read: ['cams'] to write them)`);
     for (const [k, c] of result.labels.entries()) {
-      files.push({ path: `${name}.cam.${fileSafe(labelSet.classes[c]!.name)}.npy`, bytes: encodeNpy(result.cams.subarray(k * plane, (k + 1) * plane), [height, width]) });
+      files.push({ path: `${name}.cam.${fileSafe(labelSet.classes[c]!.name)}.npy`, bytes: encodeNpy(cams.subarray(k * plane, (k + 1) * plane), [height, width]) });
     }
   }
   if (options.stages) {

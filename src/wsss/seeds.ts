@@ -36,7 +36,8 @@ import { LabelSetError, VOC_LABELSET, parseLabels, type LabelSet } from './label
 import { CAM_SOURCE_NAMES, CAM_SOURCES, refinerStage, REFINERS, SEED_STAGES, STAGES, type CamSourceName, type Refiner, type Stage } from './registry.js';
 import { checkFitsDevice } from './limits.js';
 import { SeedContext, SeedError, type CamProduct } from './stage.js';
-import { labelSetEmbeddings, textRows } from './text.js';
+import type { Tensor } from '../gpu/tensor.js';
+import { labelSetEmbeddings } from './text.js';
 
 export { SeedError } from './stage.js';
 export { checkFitsDevice } from './limits.js';
@@ -87,6 +88,18 @@ export interface SeedOptions {
     /** Neighbourhood of the affinities in patch cells, integer 2..32 (default 5). */
     radius?: number;
   };
+  /**
+   * What to read back besides the seeds, the softmax and the label maps of `stages`: 'cams' (the CAA
+   * CAMs at image size, [K, H, W] floats: the largest read-back by far) and 'gridCams'. Everything
+   * read comes back in one read-back at the end of the run. Default: neither.
+   */
+  read?: readonly SeedReadback[];
+  /**
+   * Wait for the GPU after every step, so that `timings` holds each step's wall time (for reports and
+   * benchmarks). Without it the steps only record GPU work, which runs behind them and is waited
+   * for once, in `read`. Default false.
+   */
+  stageTimes?: boolean;
   /** GPU time (and FLOPs) per Grad-CAM stage from timestamp queries (when the adapter has them). */
   profile?: boolean;
   /**
@@ -95,6 +108,10 @@ export interface SeedOptions {
    */
   signal?: AbortSignal;
 }
+
+/** Optional read-backs of a seed run (see SeedOptions.read). */
+export type SeedReadback = 'cams' | 'gridCams';
+const READBACKS: readonly SeedReadback[] = ['cams', 'gridCams'];
 
 /**
  * The seeds of one image and what led to them. Label maps (`seeds`, `stages`) are row-major H × W
@@ -111,15 +128,19 @@ export interface SeedResult {
   grid: [number, number];
   /** Softmax over the K label rows and the M background rows. */
   probs: Float32Array;
-  /** Grad-CAMs on the grid, [K, gh·gw] in [0, 1). */
-  gridCams: Float32Array;
-  /** CAA-refined CAMs at image size, [K, H, W], float16 values (CLIP-ES's `attn_highres`). */
-  cams: Float32Array;
+  /** With `read: ['gridCams']`: the CAM source's CAMs on the grid, [K, gh·gw] in [0, 1]. */
+  gridCams?: Float32Array;
+  /** With `read: ['cams']`: CAA-refined CAMs at image size, [K, H, W], float16 values (CLIP-ES's `attn_highres`). */
+  cams?: Float32Array;
   /** The seed mask [H·W]: the refiner's labels (0 background, index + 1, 255 ignore). */
   seeds: Uint8Array;
-  /** Label maps of the stages computed ('caa' always; the refiner's; those asked for). */
+  /** Label maps of the stages asked for in `stages`, and the refiner's (the seeds). */
   stages: Partial<Record<Stage, Uint8Array>>;
-  /** Milliseconds per step: text, gradcam (image encoder + backward), cam, caa, crf, par, rw, total. */
+  /**
+   * Milliseconds per step: text, the CAM source (gradcam or maskclip), cam, caa, crf, par, rw, read
+   * (the one read-back, and the GPU work still queued), total. Without `stageTimes` a step's time is
+   * what it took to record its GPU work.
+   */
   timings: Record<string, number>;
   /** With `profile`: FLOPs of the profiled Grad-CAM stages (keys as in `timings`: gradcam.vision, …). */
   flops?: Record<string, number>;
@@ -139,6 +160,30 @@ export class SeedPipeline {
   /** @param model The CLIP model (with a tokenizer) whose Grad-CAMs and attention make the seeds. */
   constructor(readonly model: ClipModel) {
     this.gpu = model.gpu;
+  }
+
+  /**
+   * Prepares everything a run on `width`×`height` images with each label count in `labelCounts`
+   * needs, so that the first real image is as fast as the next: the label set's text embeddings,
+   * the compiled graphs (buffers, weights on the GPU), the device constants, and every pipeline,
+   * built all at once (Gpu.precompile) rather than one after another during a first run. Nothing
+   * else may use the Gpu meanwhile. Returns the milliseconds it took.
+   */
+  async warmup(size: { width: number; height: number }, labelCounts: readonly number[] = [1], options: SeedOptions = {}): Promise<number> {
+    const start = performance.now();
+    const labelSet = options.labelSet ?? VOC_LABELSET;
+    const { width, height } = size;
+    if (!(Number.isInteger(width) && Number.isInteger(height) && width > 0 && height > 0)) throw new SeedError(`warmup: image size ${width}×${height} must be positive integers`);
+    for (const k of labelCounts) {
+      if (!(Number.isInteger(k) && k >= 1 && k <= labelSet.classes.length)) throw new SeedError(`warmup: ${k} labels: must be 1..${labelSet.classes.length} (the label set's classes)`);
+    }
+    // The embeddings are read back and cached: made for real, before the dry run.
+    await labelSetEmbeddings(this.model, labelSet);
+    const image = { width, height, data: new Uint8Array(width * height * 4) };
+    await this.gpu.precompile(async () => {
+      for (const k of labelCounts) await this.run(image, Array.from({ length: k }, (_, i) => i), { ...options, signal: undefined });
+    });
+    return performance.now() - start;
   }
 
   /**
@@ -168,37 +213,59 @@ export class SeedPipeline {
     if (!seedStage) throw new SeedError(`unknown refiner '${String(refiner)}' (${REFINERS.join(', ')})`);
     const source = CAM_SOURCES.find((c) => c.name === (options.camSource ?? CAM_SOURCE_NAMES[0]));
     if (!source) throw new SeedError(`unknown CAM source '${String(options.camSource)}' (${CAM_SOURCE_NAMES.join(', ')})`);
-    const wanted = new Set<Stage>([...(options.stages ?? []), 'caa', seedStage]);
-    for (const s of wanted) if (!STAGES.includes(s)) throw new SeedError(`unknown stage '${String(s)}' (${STAGES.join(', ')})`);
+    const asked = new Set<Stage>([...(options.stages ?? []), seedStage]);
+    for (const s of asked) if (!STAGES.includes(s)) throw new SeedError(`unknown stage '${String(s)}' (${STAGES.join(', ')})`);
+    // The refiners read the CAA CAMs, so 'caa' always runs; its map is read only when asked for.
+    const wanted = new Set<Stage>([...asked, 'caa']);
+    const read = new Set(options.read ?? []);
+    for (const r of read) if (!READBACKS.includes(r)) throw new SeedError(`unknown read-back '${String(r)}' (${READBACKS.join(', ')})`);
     checkFitsDevice(gpu, this.model.config.vision, H, W, K, { source: source.name });
     const stages = SEED_STAGES.filter((s) => wanted.has(s.name));
     const products = new Set<CamProduct>(stages.flatMap((s) => s.needs ?? []));
 
     const emb = await labelSetEmbeddings(this.model, labelSet);
-    const ctx = new SeedContext(gpu, this.model, image, labels, labelSet, textRows(emb, labels), options, products);
+    const ctx = new SeedContext(gpu, this.model, image, labels, labelSet, emb, options, products);
     const { timings } = ctx;
     let t = performance.now();
-    const lap = (name: string) => {
+    const lap = async (name: string) => {
+      if (options.stageTimes) await gpu.sync();
       const now = performance.now();
       timings[name] = (timings[name] ?? 0) + (now - t);
       t = now;
       signal?.throwIfAborted();
     };
     try {
-      lap('text');
+      await lap('text');
       ctx.cam = await source.run(ctx);
-      lap(source.name);
+      await lap(source.name);
       for (const [k, v] of Object.entries(ctx.cam.timings ?? {})) timings[`${source.name}.${k}`] = v;
-      const maps: Partial<Record<Stage, Uint8Array>> = {};
+      const onGpu = new Map<Stage, Tensor>();
       for (const stage of stages) {
-        maps[stage.name] = await stage.run(ctx);
-        lap(stage.name);
+        onGpu.set(stage.name, ctx.own(await stage.run(ctx)));
+        await lap(stage.name);
       }
+      // The one read-back of the run: the flags, the softmax, the maps asked for, the CAMs asked for.
+      const mapNames = [...asked];
+      const tensors = [...ctx.flags.map((f) => f.flag), ctx.cam.probs, ...mapNames.map((s) => onGpu.get(s)!)];
+      if (read.has('gridCams')) tensors.push(ctx.cam.cams);
+      if (read.has('cams')) tensors.push(ctx.caaCams());
+      const host = await gpu.readMany(tensors);
+      await lap('read');
+      ctx.flags.forEach((f, i) => {
+        const value = (host[i] as Uint32Array)[0]!;
+        if (value !== 0) throw f.explain(value);
+      });
+      let at = ctx.flags.length;
+      const probs = host[at++] as Float32Array;
+      const maps: Partial<Record<Stage, Uint8Array>> = {};
+      for (const s of mapNames) maps[s] = unpackLabels(host[at++] as Uint32Array, W * H);
+      const gridCams = read.has('gridCams') ? (host[at++] as Float32Array) : undefined;
+      const cams = read.has('cams') ? (host[at++] as Float32Array) : undefined;
       const flops = ctx.cam.flops ? Object.fromEntries(Object.entries(ctx.cam.flops).map(([k, v]) => [`${source.name}.${k}`, v])) : undefined;
       timings.total = performance.now() - start;
       const traffic = trafficSince(gpu, before);
       return {
-        width: W, height: H, labels, grid: ctx.cam.grid, probs: ctx.cam.probs, gridCams: ctx.cam.camsHost, cams: ctx.camsHost!, seeds: maps[seedStage]!,
+        width: W, height: H, labels, grid: ctx.cam.grid, probs, gridCams, cams, seeds: maps[seedStage]!,
         stages: maps, timings, flops, traffic: { ...traffic, hostMs: timings.total - traffic.waitMs },
       };
     } finally {
@@ -213,6 +280,11 @@ export class SeedPipeline {
  */
 export async function generateSeeds(image: RgbaImage, labels: readonly number[] | string, options: SeedOptions & { model: ClipModel }): Promise<SeedResult> {
   return new SeedPipeline(options.model).run(image, labels, options);
+}
+
+/** Label bytes [pixels] from words holding four labels each (byte 0 = the first pixel). */
+function unpackLabels(words: Uint32Array, pixels: number): Uint8Array {
+  return new Uint8Array(words.buffer, words.byteOffset, pixels).slice();
 }
 
 function checkLabels(labels: readonly number[], set: LabelSet): number[] {

@@ -8,10 +8,12 @@
 // report and the benches read it instead of keeping lists of their own.
 
 import type { Gpu } from '../gpu/context.js';
+import { packRgba } from '../kernels/image.js';
 import type { Tensor } from '../gpu/tensor.js';
 import type { RgbaImage } from '../io/image.js';
 import type { ClipModel } from '../models/clip/model.js';
 import type { LabelSet } from './labelset.js';
+import { textRows, textRowsOnGpu, type LabelSetEmbeddings } from './text.js';
 import type { SeedOptions } from './seeds.js';
 
 /** Bad input to the seed pipeline (an image whose data does not match its size, an unknown refiner or stage, an image too large for the device). */
@@ -26,10 +28,8 @@ export interface CamMaps {
   grid: [number, number];
   /** CAMs [K, n] on the GPU, in [0, 1], row k = label k. */
   cams: Tensor;
-  /** The same CAMs on the host. */
-  camsHost: Float32Array;
-  /** Image-level softmax over the K label rows and the M background rows. */
-  probs: Float32Array;
+  /** Image-level softmax over the K label rows and the M background rows [K + M], on the GPU. */
+  probs: Tensor;
   /** [n, n] on the GPU: mean head-averaged attention of the last blocks, class token dropped (CAA's W). */
   affinity: Tensor;
   /** Patch features [D, n] on the GPU, when a stage asked for 'features'. */
@@ -53,7 +53,11 @@ export interface CamSource<Name extends string = string> {
   run(ctx: SeedContext): Promise<CamMaps>;
 }
 
-/** Turns what earlier stages left in the context into one label map (0 background, class + 1, 255 ignore). */
+/**
+ * Turns what earlier stages left in the context into one label map (0 background, class + 1, 255
+ * ignore), left on the GPU: four label bytes per u32 word, [ceil(H·W/4)], owned by the context. The
+ * pipeline reads back only the maps its caller asked for, all in one read-back at the end.
+ */
 export interface SeedStage<Name extends string = string, RefinerName extends string = string> {
   /** The label map's name (`SeedResult.stages[name]`, reports, `--stages`). */
   readonly name: Name;
@@ -63,7 +67,14 @@ export interface SeedStage<Name extends string = string, RefinerName extends str
   readonly description: string;
   /** Products of the CAM source this stage reads. */
   readonly needs?: readonly CamProduct[];
-  run(ctx: SeedContext): Promise<Uint8Array>;
+  run(ctx: SeedContext): Promise<Tensor>;
+}
+
+/** A u32 [1] flag on the GPU that a kernel sets to non-zero when its input was bad; see SeedContext.check. */
+export interface StageFlag {
+  flag: Tensor;
+  /** The error for a non-zero value. */
+  explain(value: number): Error;
 }
 
 /** Everything one image's run knows, and the owner of every GPU tensor made for it. */
@@ -72,10 +83,10 @@ export class SeedContext {
   cam!: CamMaps;
   /** CAA-refined CAMs at image size [K, H, W] (float16 values); set by the 'caa' stage. */
   cams?: Tensor;
-  /** `cams` on the host. */
-  camsHost?: Float32Array;
   /** Milliseconds per step. */
   readonly timings: Record<string, number> = {};
+  /** Flags read back with the outputs at the end of the run (see check). */
+  readonly flags: StageFlag[] = [];
   private readonly owned: Tensor[] = [];
   private readonly memo = new Map<string, unknown>();
 
@@ -86,8 +97,8 @@ export class SeedContext {
     /** Class indices of the labels, in CAM channel order. */
     readonly labels: readonly number[],
     readonly labelSet: LabelSet,
-    /** [K + M, E]: the K label rows, then the label set's M background rows (L2-normalised). */
-    readonly text: Float32Array,
+    /** The label set's class and background embeddings (L2-normalised rows). */
+    readonly embeddings: LabelSetEmbeddings,
     readonly options: SeedOptions,
     /** Products of the CAM source some wanted stage needs. */
     readonly products: ReadonlySet<CamProduct>,
@@ -95,6 +106,10 @@ export class SeedContext {
 
   get width(): number {
     return this.image.width;
+  }
+  /** TXT [K + M, E] on the host: the K label rows, then the M background rows (see textRows for the GPU copy). */
+  get text(): Float32Array {
+    return textRows(this.embeddings, this.labels);
   }
   get height(): number {
     return this.image.height;
@@ -120,6 +135,28 @@ export class SeedContext {
     return this.memo.get(key) as T;
   }
 
+  /**
+   * The image on the GPU, uploaded once per run and shared by every step that needs pixels: u32
+   * [H, W], one RGBA8 pixel per word (byte 0 = R).
+   */
+  rgba(): Tensor {
+    return this.shared('rgba', () => this.own(this.gpu.upload(packRgba(this.image.data), [this.height, this.width], 'u32', 'seeds image rgba')));
+  }
+
+  /**
+   * Registers an error flag a kernel writes on the GPU instead of the host checking its input
+   * (which would need a read-back in the middle of the run): the pipeline reads every flag with the
+   * outputs at the end and throws `explain(value)` for the first non-zero one. The flag is owned.
+   */
+  check(flag: Tensor, explain: (value: number) => Error): void {
+    this.flags.push({ flag: this.own(flag), explain });
+  }
+
+  /** TXT [K + M, E] on the GPU: the K label rows, then the M background rows (owned). */
+  textRows(): Promise<Tensor> {
+    return this.shared('text', async () => this.own(await textRowsOnGpu(this.model, this.embeddings, this.labels)));
+  }
+
   /** The CAA CAMs; a stage after 'caa' reads them. */
   caaCams(): Tensor {
     if (!this.cams) throw new SeedError("the CAA CAMs are read before the 'caa' stage ran");
@@ -140,3 +177,4 @@ export class SeedContext {
     }
   }
 }
+

@@ -3,6 +3,8 @@
 // gathered per image as TXT = [FG[labels]; BG] — the image's K label rows in label order, then all
 // M background rows. The softmax of Grad-CAM runs over exactly these K + M rows.
 
+import type { Tensor } from '../gpu/tensor.js';
+import { gatherRows } from '../kernels/layout.js';
 import type { ClipModel } from '../models/clip/model.js';
 import { l2NormalizeRows } from '../models/clip/text.js';
 import { backgroundPrompts, classPrompts, type LabelSet } from './labelset.js';
@@ -54,4 +56,36 @@ export function textRows(emb: LabelSetEmbeddings, labels: readonly number[]): Fl
   });
   out.set(emb.background, labels.length * dim);
   return out;
+}
+
+const onDevice = new WeakMap<LabelSetEmbeddings, Tensor>();
+
+/**
+ * TXT of §3.3 on the model's device, gathered there: [K + M, E]. The label set's rows go up once
+ * per (model, label set); the row indices are a device constant per label list, so an image whose
+ * label list was seen before moves nothing from the host. The caller owns the result.
+ */
+export async function textRowsOnGpu(model: ClipModel, emb: LabelSetEmbeddings, labels: readonly number[]): Promise<Tensor> {
+  const { dim } = emb;
+  const c = emb.classes.length / dim;
+  const m = emb.background.length / dim;
+  labels.forEach((l) => {
+    if (!(Number.isInteger(l) && l >= 0 && l < c)) throw new RangeError(`label index ${l} is not a class of label set '${emb.labelSet.name}'`);
+  });
+  const gpu = model.gpu;
+  let table = onDevice.get(emb);
+  if (!table) {
+    const all = new Float32Array((c + m) * dim);
+    all.set(emb.classes);
+    all.set(emb.background, c * dim);
+    table = gpu.upload(all, [c + m, dim], 'f32', `label set '${emb.labelSet.name}' text rows`);
+    onDevice.set(emb, table);
+  }
+  const indices = gpu.constant(`text rows of ${c} classes + ${m} background: ${labels.join(',')}`, [labels.length + m], 'u32', () => {
+    const idx = new Uint32Array(labels.length + m);
+    idx.set(labels);
+    for (let j = 0; j < m; j++) idx[labels.length + j] = c + j;
+    return idx;
+  });
+  return gatherRows(gpu, table, indices);
 }

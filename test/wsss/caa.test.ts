@@ -367,7 +367,8 @@ describe('golden fixture (numpy + OpenCV 4.6)', () => {
       const camsHost = f32From(c.cams);
       const cams = gpu.upload(camsHost, [c.k, n]);
       const want = f32From(c.refined);
-      const a = await caaRefine(gpu, { affinity: w, cams, grid: [c.gh, c.gw], threshold: c.threshold });
+      // The GPU's own box masks (read back) against cv2's.
+      const a = await caaRefine(gpu, { affinity: w, cams, grid: [c.gh, c.gw], threshold: c.threshold, readMasks: true });
       expect(a.masks.flatMap((m) => Array.from(m)), `masks ${c.gh}×${c.gw}`).toEqual(bits(c.masks));
       // The reference forms S² and sums in another order: both are float32 chains of ~2n terms, so
       // the raw refined values agree to a few 1e-7 relative; the min-max divides by max − min,

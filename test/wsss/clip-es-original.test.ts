@@ -138,7 +138,7 @@ describe(`CAM + CAA against CLIP-ES's code (${manifest.original.repository} @ ${
         for (let i = 0; i < W * H; i++) for (let ch = 0; ch < 3; ch++) rgb[3 * i + ch] = rendered.rgba[4 * i + ch]!;
         expect(createHash('sha256').update(rgb).digest('hex'), 'world image pixels').toBe(c.rgb_sha256);
         expect(record.classIds.map((v) => v - 1)).toEqual(c.labels);
-        const r = await pipeline.run(image, c.labels, { labelSet, stages: ['cam', 'caa'], refiner: 'none' });
+        const r = await pipeline.run(image, c.labels, { labelSet, stages: ['cam', 'caa'], refiner: 'none', read: ['cams', 'gridCams'] });
         expect(r.grid).toEqual(c.grid);
         results.set(c.name, r);
       });
@@ -149,7 +149,7 @@ describe(`CAM + CAA against CLIP-ES's code (${manifest.original.repository} @ ${
         const m = probs.length / K;
         // CLIP-ES returns the same softmax from each label's Grad-CAM call; the project computes it once.
         const dProbs = maxAbs(r.probs, probs.subarray(0, m));
-        const dCams = maxAbs(r.gridCams, f32(c.grid_cams));
+        const dCams = maxAbs(r.gridCams!, f32(c.grid_cams));
         console.log(`clip-es-original ${c.name}: probs max |Δ| ${dProbs.toExponential(2)}, grid CAMs max |Δ| ${dCams.toExponential(2)}`);
         expect(dProbs).toBeLessThanOrEqual(TOL.probs);
         expect(dCams).toBeLessThanOrEqual(TOL.gridCams);
@@ -174,16 +174,16 @@ describe(`CAM + CAA against CLIP-ES's code (${manifest.original.repository} @ ${
       it('CAA CAMs at image size (attn_highres) and both label maps', async () => {
         const r = results.get(c.name)!;
         const want = f16gz(c.attn_highres);
-        const d = maxAbs(r.cams, want);
+        const d = maxAbs(r.cams!, want);
         let steps = 0, moved = 0;
         for (let i = 0; i < want.length; i++) {
-          if (r.cams[i] === want[i]) continue;
+          if (r.cams![i] === want[i]) continue;
           moved++;
-          steps = Math.max(steps, f16Steps(r.cams[i]!, want[i]!));
+          steps = Math.max(steps, f16Steps(r.cams![i]!, want[i]!));
         }
         const cam = equalShare(r.stages.cam!, u8gz(c.label_maps['highres tau=2']!));
         const caa = equalShare(r.stages.caa!, u8gz(c.label_maps['attn_highres tau=2']!));
-        const t = gpu.upload(r.cams, [K, H, W]);
+        const t = gpu.upload(r.cams!, [K, H, W]);
         const caa1 = equalShare(await labelMap(gpu, t, { keys: c.labels, background: 1 }), u8gz(c.label_maps['attn_highres tau=1']!));
         gpu.release(t);
         console.log(

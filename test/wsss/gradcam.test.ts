@@ -300,10 +300,11 @@ describe('gradCam vs PyTorch autograd (tiny CLIP, test/fixtures/gradcam)', () =>
         expect(r.cams.shape).toEqual([c.classes, n]);
         expect(r.affinity.shape).toEqual([n, n]);
         // Probabilities: float32 forwards in different summation orders agree to ~1e-7 (κ ≈ 14).
-        expectClose(r.probs, arr(c, 'probs'), { atol: 2e-6 }, `case ${c.name} probs`);
+        expectClose(r.probsHost!, arr(c, 'probs'), { atol: 2e-6 }, `case ${c.name} probs`);
+        expect(Array.from(await gpu.readF32(r.probs))).toEqual(Array.from(r.probsHost!));
         // CAMs in [0, 1): the acceptance bar is NMSE 1e-6 per class; measured ≲ 1e-10.
-        expectCamsClose(r.camsHost, arr(c, 'cams'), c.classes, 1e-6, `case ${c.name} cams`);
-        expect(Array.from(await gpu.readF32(r.cams))).toEqual(Array.from(r.camsHost));
+        expectCamsClose(r.camsHost!, arr(c, 'cams'), c.classes, 1e-6, `case ${c.name} cams`);
+        expect(Array.from(await gpu.readF32(r.cams))).toEqual(Array.from(r.camsHost!));
         // Attention probabilities are O(1/L): per-element 1e-6 as in the CLIP tests.
         expectClose(await gpu.readF32(r.affinity), arr(c, 'affinity'), { atol: 1e-6 }, `case ${c.name} affinity`);
       } finally {
@@ -331,7 +332,7 @@ describe('gradCam vs PyTorch autograd (tiny CLIP, test/fixtures/gradcam)', () =>
     const r = await gradCam(model, image, arr(c, 'text'), c.classes, { caaLayers: c.caa_layers, profile: true });
     try {
       for (const stage of ['vision', 'block', 'cam', 'total']) expect(r.timings[stage], stage).toBeGreaterThan(0);
-      expectCamsClose(r.camsHost, arr(c, 'cams'), c.classes, 1e-6, 'profiled run');
+      expectCamsClose(r.camsHost!, arr(c, 'cams'), c.classes, 1e-6, 'profiled run');
       expect(model.cachedGraphs.vision).toBe(before); // gradCam graphs live in their own cache
     } finally {
       r.release();
@@ -344,7 +345,7 @@ describe('gradCam vs PyTorch autograd (tiny CLIP, test/fixtures/gradcam)', () =>
     const t = gpu.upload(arr(c, 'input'), [3, h, w]);
     const r = await gradCam(model, { tensor: t }, arr(c, 'text'), c.classes, { caaLayers: c.caa_layers });
     try {
-      expectCamsClose(r.camsHost, arr(c, 'cams'), c.classes, 1e-6, 'GPU input');
+      expectCamsClose(r.camsHost!, arr(c, 'cams'), c.classes, 1e-6, 'GPU input');
     } finally {
       r.release();
       gpu.release(t);

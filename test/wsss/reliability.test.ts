@@ -15,24 +15,19 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Gpu } from '../../src/gpu/context.js';
 import type { RgbaImage } from '../../src/io/image.js';
 import { ClipModel } from '../../src/models/clip/model.js';
-import { generateImage, generateWorld, worldLabelSetJson } from '../../src/world/generate.js';
+import { generateWorld, worldLabelSetJson } from '../../src/world/generate.js';
 import { runDataset } from '../../src/wsss/dataset.js';
 import { parseLabelSet } from '../../src/wsss/labelset.js';
 import { checkFitsDevice, SeedError, SeedPipeline, type SeedResult } from '../../src/wsss/seeds.js';
 import { testGpu } from '../helpers/gpu.js';
-import { ROOT } from '../weights/helpers.js';
+import { WORLD_CLIP, worldImage } from '../helpers/world.js';
 
-const WORLD_CLIP = join(ROOT, 'weights', 'world-clip');
 const labelSet = parseLabelSet(worldLabelSetJson(), 'world');
 
-function worldImage(index: number): { image: RgbaImage; labels: number[] } {
-  const { record, image } = generateImage(1, index, 'val');
-  return { image: { width: image.width, height: image.height, data: image.rgba }, labels: record.classIds.map((c) => c - 1) };
-}
 
 const same = (a: SeedResult, b: SeedResult) => {
   expect(Array.from(a.seeds)).toEqual(Array.from(b.seeds));
-  expect(Array.from(a.cams)).toEqual(Array.from(b.cams));
+  expect(Array.from(a.cams!)).toEqual(Array.from(b.cams!));
 };
 
 describe('seed pipeline reliability', () => {
@@ -50,7 +45,7 @@ describe('seed pipeline reliability', () => {
 
   it('a cancelled run rejects with an AbortError and frees its GPU memory', async () => {
     const { image, labels } = worldImage(200);
-    const options = { labelSet, refiner: 'crf' as const };
+    const options = { labelSet, refiner: 'crf' as const, read: ['cams' as const] };
     const before = await pipeline.run(image, labels, options);
     const live = gpu.pool.stats().liveBytes;
 
@@ -80,7 +75,7 @@ describe('seed pipeline reliability', () => {
   it('two runs at the same time give the results of two runs one after the other', async () => {
     const a = worldImage(201);
     const b = worldImage(202);
-    const options = { labelSet, refiner: 'crf' as const, stages: ['cam' as const, 'par' as const] };
+    const options = { labelSet, refiner: 'crf' as const, stages: ['cam' as const, 'par' as const], read: ['cams' as const] };
     const sequential = [await pipeline.run(a.image, a.labels, options), await pipeline.run(b.image, b.labels, options)];
     const concurrent = await Promise.all([pipeline.run(a.image, a.labels, options), pipeline.run(b.image, b.labels, options)]);
     same(concurrent[0]!, sequential[0]!);

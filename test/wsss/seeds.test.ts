@@ -125,7 +125,7 @@ describe('SeedPipeline on the world CLIP', () => {
   });
 
   it('computes every stage, with values that are labels, background or ignore, deterministically', async () => {
-    const r = await pipeline.run(image, labels, { labelSet, stages: STAGES });
+    const r = await pipeline.run(image, labels, { labelSet, stages: STAGES, read: ['cams'], stageTimes: true });
     const { width: W, height: H } = image;
     expect(r.labels).toEqual(labels);
     expect(Object.keys(r.stages).sort()).toEqual([...STAGES].sort());
@@ -135,8 +135,8 @@ describe('SeedPipeline on the world CLIP', () => {
       for (const v of new Set(map)) expect(allowed.has(v), `${stage}: value ${v}`).toBe(true);
     }
     expect(r.seeds).toBe(r.stages.crf);
-    expect(r.cams.length).toBe(labels.length * W * H);
-    expect(r.cams.every((v) => v >= 0 && v <= 1)).toBe(true);
+    expect(r.cams!.length).toBe(labels.length * W * H);
+    expect(r.cams!.every((v) => v >= 0 && v <= 1)).toBe(true);
     // The CAA map is neither all background nor a single class (the world CLIP is weak: not every
     // class wins somewhere, but the map must carry information).
     expect(labels.some((c) => r.stages.caa!.includes(c + 1)), 'some class in the CAA map').toBe(true);
@@ -144,8 +144,8 @@ describe('SeedPipeline on the world CLIP', () => {
     expect(r.probs.length).toBe(labels.length + labelSet.background.length);
     for (const k of ['text', 'gradcam', 'caa', 'crf', 'par', 'rw', 'total']) expect(r.timings[k], k).toBeGreaterThanOrEqual(0);
 
-    const again = await pipeline.run(image, labels, { labelSet, refiner: 'none' });
-    expect(Array.from(again.cams)).toEqual(Array.from(r.cams));
+    const again = await pipeline.run(image, labels, { labelSet, refiner: 'none', read: ['cams'] });
+    expect(Array.from(again.cams!)).toEqual(Array.from(r.cams!));
     expect(again.seeds).toEqual(r.stages.caa);
 
     const dir = await mkdtemp(join(tmpdir(), 'seedmask-seeds-'));
@@ -155,7 +155,7 @@ describe('SeedPipeline on the world CLIP', () => {
       expect(Array.from(seeds.data)).toEqual(Array.from(r.seeds));
       const npy = decodeNpy(await readFile(join(dir, `x.cam.${labelSet.classes[labels[0]!]!.name}.npy`)));
       expect(npy.shape).toEqual([H, W]);
-      expect(Array.from(npy.data.subarray(0, 50))).toEqual(Array.from(r.cams.subarray(0, 50)));
+      expect(Array.from(npy.data.subarray(0, 50))).toEqual(Array.from(r.cams!.subarray(0, 50)));
       expect(files).toContain(join(dir, 'x.overlay.png'));
       expect(files.filter((f) => f.includes('stages')).length).toBe(STAGES.length);
     } finally {

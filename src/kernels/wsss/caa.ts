@@ -6,6 +6,8 @@
 //   propagateSymmetric U = S·V with S = (T + Tᵀ)/2 applied as (T v + Tᵀ v)/2: neither S nor S² is ever
 //                      formed (§8 item 10); all K right-hand sides in one batched pass
 //   minMaxRows         row-wise (x − min)/(eps + max(x − min)), float32
+//   boxMaskCams        CLIP-ES's scoremap2bbox box mask of every CAM row and the masked CAMs
+//                      B ⊙ cam, on the GPU (the host reference is boxMask in src/wsss/caa.ts)
 //
 // No epsilon guards the Sinkhorn divisions by default (CLIP-ES has none, §8 item 9): a column or row
 // of W that sums to 0 turns T into NaN/Inf there, exactly as the reference would. Pass `epsilon`
@@ -21,6 +23,9 @@ import { copy } from '../layout.js';
 
 const COLUMN_WG = 64;
 const ELEMENT_WG = 256;
+const BOX_WG = 256;
+/** s8 levels: uint8 CAM values 0..255, so `top` (the row maximum) indexes a table of this length. */
+export const THRESHOLD_LEVELS = 256;
 
 export interface SinkhornStepArgs {
   n: number;
@@ -89,6 +94,35 @@ export const minMaxRowsKernel = defineKernel<MinMaxArgs>({
   cost: (a) => ({ flops: 4 * a.rows * a.len, bytes: 16 * a.rows * a.len }),
 });
 
+export interface BoxMaskArgs {
+  k: number;
+  gh: number;
+  gw: number;
+  /** CLIP-ES's clipping of x1/y1 to gw − 1/gh − 1 ('clip-es' mode). */
+  clip: boolean;
+}
+
+/** Scratch words per CAM cell: the union-find parent and the four box edges (by root). */
+export const BOX_WORK_PER_CELL = 5;
+
+export const boxMaskKernel = defineKernel<BoxMaskArgs>({
+  name: 'box_mask',
+  shader: 'wsss/box_mask.wgsl',
+  params: () => ({ WG: BOX_WG }),
+  uniforms: (a) => ({ k: a.k, n: a.gh * a.gw, gh: a.gh, gw: a.gw, clip: a.clip ? 1 : 0 }),
+  workgroups: (a, t) => grid1d(a.k, t),
+  sizes: (a) => {
+    const cells = a.k * a.gh * a.gw;
+    return { cams: cells, thr_of: THRESHOLD_LEVELS, masked: cells, mask: cells, work: BOX_WORK_PER_CELL * cells };
+  },
+  // Per cell: ~5 level computations and the neighbour tests; bytes: cams read ~5×, masked and mask
+  // written, the scratch initialised and walked (box rasterisation adds at most the box areas).
+  cost: (a) => {
+    const cells = a.k * a.gh * a.gw;
+    return { flops: 30 * cells, bytes: 4 * cells * (5 + 2 + 2 * BOX_WORK_PER_CELL) };
+  },
+});
+
 // ---------------------------------------------------------------------------------------------
 // Argument checks
 
@@ -103,6 +137,44 @@ export function checkMatrix(op: string, name: string, t: unknown, n?: number): a
 
 function checkPositiveInt(op: string, what: string, v: number): void {
   if (!Number.isInteger(v) || v < 1) throw new KernelError(op, `${what} must be a positive integer, got ${v}`);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Box threshold tables
+
+/**
+ * thr[top] = int(λ·top) for top = 0..255, the product in float64 as CLIP-ES's Python forms it. The
+ * kernel looks the threshold up rather than multiplying in f32: an f32 product can fall on the other
+ * side of an integer (λ = 0.7, top = 90: float64 gives 62.99999999999999, int 62; f32 gives 63.0).
+ */
+export function boxThresholdTable(threshold: number): Uint32Array {
+  if (!(threshold >= 0 && threshold <= 1)) throw new KernelError('box_mask', `threshold λ must be in [0, 1], got ${threshold}`);
+  const table = new Uint32Array(THRESHOLD_LEVELS);
+  for (let top = 0; top < THRESHOLD_LEVELS; top++) table[top] = Math.trunc(threshold * top);
+  return table;
+}
+
+const thresholdTables = new WeakMap<Gpu, Map<number, Tensor>>();
+/** Tables kept per device; λ is 0.4 or 0.7 in practice, so the cap only bounds a sweep over λ. */
+const THRESHOLD_TABLES_KEPT = 8;
+
+/** The device copy of boxThresholdTable(λ), uploaded once per Gpu and λ (1 KiB each). */
+export function boxThresholdTableFor(gpu: Gpu, threshold: number): Tensor {
+  let tables = thresholdTables.get(gpu);
+  if (!tables) thresholdTables.set(gpu, (tables = new Map()));
+  let t = tables.get(threshold);
+  if (!t) {
+    const table = boxThresholdTable(threshold);
+    if (tables.size >= THRESHOLD_TABLES_KEPT) {
+      // Releasing is safe with dispatches pending: a later user of the buffer is ordered after them.
+      const [oldest, old] = tables.entries().next().value as [number, Tensor];
+      tables.delete(oldest);
+      gpu.release(old);
+    }
+    t = gpu.upload(table, [THRESHOLD_LEVELS], 'u32', `box threshold table λ=${threshold}`);
+    tables.set(threshold, t);
+  }
+  return t;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -163,6 +235,62 @@ export async function propagateSymmetric(gpu: Gpu, t: Tensor, v: Tensor, opts: {
   if (k === 0) return u;
   await gpu.run(propagateKernel, { n, k }, { t, v, u });
   return u;
+}
+
+export type BoxMode = 'clip-es' | 'corrected';
+
+export interface BoxMaskOptions {
+  /** Box threshold λ in [0, 1]: 0.4 (VOC, default) or 0.7 (COCO). */
+  threshold?: number;
+  /** 'clip-es' (default) clips each box's far edges x1/y1 to gw − 1/gh − 1; 'corrected' does not. */
+  mode?: BoxMode;
+}
+
+export interface BoxMaskTensors {
+  /** f32 [K, n]: cam where the box mask is 1, else 0. */
+  masked: Tensor;
+  /** u32 [K, n]: the box mask, 0 or 1 per cell. */
+  mask: Tensor;
+}
+
+/**
+ * CLIP-ES's scoremap2bbox box masks of all K grid CAMs [K, n] (or [K, gh, gw]) in one dispatch, one
+ * workgroup per row, and the masked CAMs B ⊙ cam: equal to boxMask (src/wsss/caa.ts) on every CAM
+ * in [0, 1]. Values outside [0, 1] are not checked here (that would need a read-back): they saturate
+ * to uint8 0..255, NaN to 0. The caller releases both results.
+ */
+export async function boxMaskCams(gpu: Gpu, cams: Tensor, grid: readonly [number, number], opts: BoxMaskOptions = {}): Promise<BoxMaskTensors> {
+  const [gh, gw] = grid ?? [];
+  checkPositiveInt('box_mask', 'grid height', gh as number);
+  checkPositiveInt('box_mask', 'grid width', gw as number);
+  const n = gh! * gw!;
+  if (!(cams instanceof Tensor) || cams.dtype !== 'f32' || !((cams.rank === 2 && cams.shape[1] === n) || (cams.rank === 3 && cams.shape[1] === gh && cams.shape[2] === gw))) {
+    throw new KernelError('box_mask', `cams ${String(cams)} must be f32 [K, ${n}] or [K, ${gh}, ${gw}]`);
+  }
+  const mode = opts.mode ?? 'clip-es';
+  if (mode !== 'clip-es' && mode !== 'corrected') throw new KernelError('box_mask', `unknown box mode '${String(mode)}' (known: clip-es, corrected)`);
+  const table = boxThresholdTableFor(gpu, opts.threshold ?? 0.4);
+  const k = cams.shape[0]!;
+  // The scratch is the largest buffer and its indices are u32: both bound K·n long before any grid
+  // the attention buffers allow (those hold ≥ L² floats for L = n + 1 tokens).
+  const limit = Math.min(gpu.traits.limits.maxStorageBufferBindingSize, gpu.traits.limits.maxBufferSize);
+  const workBytes = 4 * BOX_WORK_PER_CELL * k * n;
+  if (workBytes > limit || BOX_WORK_PER_CELL * k * n > 0xffffffff) {
+    throw new KernelError('box_mask', `${k} CAMs of ${gh}×${gw} need ${workBytes} bytes of union-find scratch, more than this device's ${limit}-byte buffer limit`);
+  }
+  const masked = gpu.empty([k, n], 'f32', 'box masked cams');
+  const mask = gpu.empty([k, n], 'u32', 'box mask');
+  if (k === 0) return { masked, mask };
+  const work = gpu.empty([BOX_WORK_PER_CELL * k * n], 'u32', 'box union-find');
+  try {
+    await gpu.run(boxMaskKernel, { k, gh: gh!, gw: gw!, clip: mode === 'clip-es' }, { cams, thr_of: table, masked, mask, work });
+  } catch (err) {
+    gpu.release(masked, mask);
+    throw err;
+  } finally {
+    gpu.release(work);
+  }
+  return { masked, mask };
 }
 
 /** Row-wise (x − min)/(eps + max(x − min)) of an f32 [rows, len] tensor (CLIP-ES's scale_cam_image). */

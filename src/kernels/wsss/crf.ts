@@ -8,6 +8,7 @@
 //   crfFold     nrm_k folded into the splat weights
 //   crfUpdate   one mean-field update (slice, messages, softmax), or the initial Q = softmax(−U)
 //   crfSeedWords  argmax labels, 255 below the confidence, four bytes per u32 word
+//   crfImageWords the bilateral kernel's colours from the RGBA pixels, packed [H, W, 3] bytes
 //
 // Both lattices share one slot space (slot 0 = "no vertex", holding 0; then the Gaussian lattice's
 // vertices, then the bilateral's). Channels travel as vec4 chunks ([slots, ceil(C/4)] and
@@ -148,6 +149,24 @@ export const crfSeedsKernel = defineKernel<{ pixels: number; channels: number; t
   cost: (a) => ({ flops: a.channels * a.pixels, bytes: 4 * a.channels * a.pixels + a.pixels }),
 });
 
+export interface CrfImageArgs {
+  pixels: number;
+  /** BGR − mean, wrapped (CLIP-ES), or the RGB bytes as they are. */
+  bgr: boolean;
+  ceilMean: readonly number[];
+  floorMean: readonly number[];
+}
+
+export const crfImageKernel = defineKernel<CrfImageArgs>({
+  name: 'crf_image',
+  shader: 'wsss/crf_image.wgsl',
+  params: () => ({ WG }),
+  uniforms: (a) => ({ pixels: a.pixels, words: ceilDiv(3 * a.pixels, 4), bgr: a.bgr ? 1 : 0, ceil_mean: [...a.ceilMean, 0], floor_mean: [...a.floorMean, 0] }),
+  workgroups: (a, t) => grid1d(ceilDiv(ceilDiv(3 * a.pixels, 4), WG), t),
+  sizes: (a) => ({ rgba: a.pixels, colours: ceilDiv(3 * a.pixels, 4) }),
+  cost: (a) => ({ flops: 3 * a.pixels, bytes: 4 * a.pixels + 3 * a.pixels }),
+});
+
 // ---------------------------------------------------------------------------------------------
 // The −log table: fp16(−float32(log(max(fp16 value, fp16(1e-5))))) for every float16 pattern ≤ 1.0
 
@@ -254,9 +273,21 @@ export async function crfSeedWords(gpu: Gpu, q: Tensor, labelOf: readonly number
   const [channels, h, w] = q.shape as [number, number, number];
   const pixels = h * w;
   const seeds = gpu.empty([ceilDiv(pixels, 4)], 'u32', 'crf seeds');
-  const lut = gpu.upload(Uint32Array.from(labelOf), [channels], 'u32', 'crf label_of');
+  const lut = gpu.constant(`crf label_of ${labelOf.join(',')}`, [channels], 'u32', () => Uint32Array.from(labelOf));
   await gpu.run(crfSeedsKernel, { pixels, channels, threshold }, { q, label_of: lut, seeds });
-  // Reused only by work recorded after this dispatch, which WebGPU orders after it.
-  gpu.release(lut);
   return seeds;
+}
+
+/**
+ * The colours the bilateral kernel sees, from RGBA pixels u32 [H, W] (one RGBA8 pixel per word):
+ * `meanBgr` given → CLIP-ES's BGR − mean wrapped to uint8 (crfImage's 'clip-es'), else the RGB
+ * bytes. Returns the [H, W, 3] byte stream packed four bytes per u32 word, [ceil(3·H·W/4)].
+ */
+export async function crfImageWords(gpu: Gpu, rgba: Tensor, meanBgr?: readonly [number, number, number]): Promise<Tensor> {
+  const pixels = rgba.size;
+  const words = gpu.empty([ceilDiv(3 * pixels, 4)], 'u32', 'crf image');
+  if (pixels === 0) return words;
+  const mean = meanBgr ?? [0, 0, 0];
+  await gpu.run(crfImageKernel, { pixels, bgr: meanBgr !== undefined, ceilMean: mean.map(Math.ceil), floorMean: mean.map(Math.floor) }, { rgba, colours: words });
+  return words;
 }

@@ -62,9 +62,8 @@ export async function labelsArgmax(gpu: Gpu, scores: Tensor, lut: readonly numbe
   const k = lut.length - 1;
   const labels = gpu.empty([ceilDiv(pixels, 4)], 'u32', 'labels');
   if (pixels === 0) return labels;
-  const lutT = gpu.upload(Uint32Array.from(lut), [k + 1], 'u32', 'labels lut');
+  const lutT = gpu.constant(`labels lut ${lut.join(',')}`, [k + 1], 'u32', () => Uint32Array.from(lut));
   await gpu.run(labelsArgmaxKernel, { ...args, k, pixels }, { scores, lut: lutT, labels });
-  gpu.release(lutT);
   return labels;
 }
 

@@ -3,6 +3,7 @@
 //   parAffinityWeights  per pixel, the P weights a_ij = softmax_j(κ_ij) + pos_j over its neighbours
 //   parStep             one gather M_i ← Σ_j a_ij M_j (neighbours clamped to the image)
 //   parSoftmax          AFA's softmax over [bg plane, CAMs] per pixel
+//   afaCombine          AFA's two-threshold label rule on two packed label maps
 import type { Gpu } from '../../gpu/context.js';
 import { ceilDiv, defineKernel, grid1d } from '../../gpu/kernel.js';
 import type { Tensor } from '../../gpu/tensor.js';
@@ -53,6 +54,16 @@ export const parSoftmaxKernel = defineKernel<{ k: number; pixels: number }>({
   cost: (a) => ({ flops: 6 * (a.k + 1) * a.pixels, bytes: 8 * (a.k + 1) * a.pixels }),
 });
 
+export const afaCombineKernel = defineKernel<{ words: number }>({
+  name: 'afa_combine',
+  shader: 'wsss/afa_combine.wgsl',
+  params: () => ({ WG }),
+  uniforms: (a) => ({ words: a.words }),
+  workgroups: (a, t) => grid1d(ceilDiv(a.words, WG), t),
+  sizes: (a) => ({ high: a.words, low: a.words, labels: a.words }),
+  cost: (a) => ({ flops: 0, bytes: 12 * a.words }),
+});
+
 /**
  * The PAR weights aff [P, h, w] of an image [3, h, w], for the neighbour offsets [P, 2] ((dy, dx),
  * i32) and the per-neighbour position term pos [P] (f32, already scaled by w2).
@@ -77,4 +88,15 @@ export async function parSoftmax(gpu: Gpu, bg: Tensor, cams: Tensor): Promise<Te
   const probs = gpu.empty([k + 1, h, w], 'f32', 'afa probabilities');
   await gpu.run(parSoftmaxKernel, { k, pixels: h * w }, { bg, cams, probs });
   return probs;
+}
+
+/**
+ * AFA's label rule on packed label maps (four bytes per u32 word): the high-background run's labels,
+ * its background pixels 255 (ignore) unless the low-background run also says background (then 0).
+ */
+export async function afaCombine(gpu: Gpu, high: Tensor, low: Tensor): Promise<Tensor> {
+  const words = high.size;
+  const labels = gpu.empty([words], 'u32', 'afa labels');
+  if (words > 0) await gpu.run(afaCombineKernel, { words }, { high, low, labels });
+  return labels;
 }

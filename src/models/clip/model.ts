@@ -270,7 +270,7 @@ export class ClipModel {
     const { data, height, width } = await this.preprocess(image);
     const { gh, gw, tokens } = visionGrid(this.config, height, width);
     const graph = await this.visionGraph(height, width, opts);
-    const { outputs } = await graph.run({ image: data });
+    const { outputs } = await graph.exclusive(() => graph.run({ image: data }));
     const E = this.config.embedDim;
     const features = outputs.get('features') as Float32Array;
     const patchMean = new Float32Array(E);
@@ -303,7 +303,7 @@ export class ClipModel {
       const b = Math.min(this.maxTextBatch, batch - start);
       const chunk = ids.subarray(start * contextLength, (start + b) * contextLength);
       const graph = await this.textGraph(b, contextLength);
-      const { outputs } = await graph.run({ ids: chunk, eot: eotIndices(chunk, b, contextLength) });
+      const { outputs } = await graph.exclusive(() => graph.run({ ids: chunk, eot: eotIndices(chunk, b, contextLength) }));
       out.set(outputs.get('embedding') as Float32Array, start * E);
     }
     return out;

@@ -168,7 +168,7 @@ export class DeepLabModel {
   /** Runs the network on a prepared input [batch, 3, height, width]. */
   async run(image: Float32Array, opts: DeepLabGraphOptions): Promise<Map<string, HostData>> {
     const compiled = await this.graph(opts);
-    return (await compiled.run({ image })).outputs;
+    return (await compiled.exclusive(() => compiled.run({ image }))).outputs;
   }
 
   /** The network input for an RGBA image: normalised for this model's layout, optionally resampled. */

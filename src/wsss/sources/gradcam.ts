@@ -8,16 +8,16 @@ export const gradCamSource: CamSource<'gradcam'> = {
   label: 'Grad-CAM (CLIP-ES)',
   description: 'CLIP-ES’s softmax Grad-CAM over the labels and background prompts',
   async run(ctx) {
-    const gc = await gradCam(ctx.model, { rgba: ctx.image.data, height: ctx.height, width: ctx.width }, ctx.text, ctx.classes, {
+    const gc = await gradCam(ctx.model, { rgbaTensor: ctx.rgba() }, await ctx.textRows(), ctx.classes, {
       caaLayers: ctx.options.caaLayers,
       profile: ctx.options.profile,
       features: ctx.products.has('features'),
+      read: false,
     });
     return {
       grid: gc.grid,
       cams: ctx.own(gc.cams),
-      camsHost: gc.camsHost,
-      probs: gc.probs,
+      probs: ctx.own(gc.probs),
       affinity: ctx.own(gc.affinity),
       features: gc.features && ctx.own(gc.features),
       timings: Object.fromEntries(Object.entries(gc.timings).filter(([k]) => k !== 'total')),

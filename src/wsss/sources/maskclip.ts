@@ -36,7 +36,7 @@ import { param, tensorOf, type ClipWeights } from '../../models/clip/common.js';
 import type { ClipModel } from '../../models/clip/model.js';
 import { buildClipVision, visionGrid } from '../../models/clip/vision.js';
 import type { ClipConfig } from '../../weights/layouts/clip.js';
-import { attentionAffinity, caaBlocksOf, checkText, DEFAULT_CAA_LAYERS, GradCamError, imageTensor, type GradCamGraphOptions } from '../gradcam.js';
+import { attentionAffinity, caaBlocksOf, checkText, DEFAULT_CAA_LAYERS, GradCamError, imageTensor, type GradCamGraphOptions, type TextRows } from '../gradcam.js';
 import { MAX_CLASSES, type LabelSet } from '../labelset.js';
 import { checkFitsDevice } from '../limits.js';
 import { SeedError, type CamSource } from '../stage.js';
@@ -125,10 +125,12 @@ export function buildMaskClip(g: Graph, weights: ClipWeights, config: ClipConfig
 /** The maps of one MaskCLIP pass; the tensors belong to the caller. */
 export interface MaskClipMaps {
   grid: [number, number];
-  /** [K, n] CAMs (GPU) and host copy. */
+  /** [K, n] CAMs on the GPU, and on the host (unless `read: false`). */
   cams: Tensor;
-  camsHost: Float32Array;
-  probs: Float32Array;
+  camsHost?: Float32Array;
+  /** Standard CLIP's softmax over the R text rows [R] on the GPU, and on the host (unless `read: false`). */
+  probs: Tensor;
+  probsHost?: Float32Array;
   /** [R, gh, gw] scores on the GPU (zero-shot), channels first. */
   scores?: Tensor;
   affinity?: Tensor;
@@ -145,18 +147,20 @@ export interface MaskClipOptions {
   scores?: boolean;
   /** The patch features [D, n]. */
   features?: boolean;
+  /** Read the CAMs and probabilities back to the host (default true). */
+  read?: boolean;
 }
 
 /**
  * One MaskCLIP pass over an RGBA image with text rows [R, E] (the K label rows first), through the
  * cached graph of its size (see the file header).
  */
-export async function maskClip(model: ClipModel, rgba: RgbaImage, text: Float32Array, K: number, o: MaskClipOptions): Promise<MaskClipMaps> {
+export async function maskClip(model: ClipModel, image: RgbaImage | { rgbaTensor: Tensor }, text: TextRows, K: number, o: MaskClipOptions): Promise<MaskClipMaps> {
   const start = performance.now();
   const gpu = model.gpu;
   const rows = checkText(text, model.config.embedDim);
   if (!Number.isInteger(K) || K < 1 || K > rows) throw new GradCamError(`MaskCLIP: K = ${K} labels must be 1..${rows} (the text rows)`);
-  const input = await imageTensor(gpu, model, { rgba: rgba.data, height: rgba.height, width: rgba.width });
+  const input = await imageTensor(gpu, model, 'rgbaTensor' in image ? image : { rgba: image.data, height: image.height, width: image.width });
   try {
     const { height, width } = input;
     const { gh, gw } = visionGrid(model.config, height, width);
@@ -174,7 +178,7 @@ export async function maskClip(model: ClipModel, rgba: RgbaImage, text: Float32A
       }
     });
     return await graph.exclusive(async () => {
-      const { outputs } = await graph.run({ image: input.data, text }, { read: ['probs', 'cams'] });
+      const { outputs } = await graph.run({ image: input.data, text }, { read: (o.read ?? true) ? ['probs', 'cams'] : [] });
       const n = gh * gw;
       // The graph's buffers are reused by its next run: the result keeps copies (freed here if a later copy fails).
       const copies: Tensor[] = [];
@@ -185,10 +189,13 @@ export async function maskClip(model: ClipModel, rgba: RgbaImage, text: Float32A
       };
       try {
         const cams = await keep('cams');
+        const probs = await keep('probs');
         const affinity = o.caaLayers > 0 ? (await keep('affinity')).view([n, n]) : undefined;
         const scores = o.scores ? (await keep('scores')).view([rows, gh, gw]) : undefined;
         const features = o.features ? await keep('features') : undefined;
-        return { grid: [gh, gw] as [number, number], cams, camsHost: outputs.get('cams') as Float32Array, probs: outputs.get('probs') as Float32Array, affinity, scores, features, ms: performance.now() - start };
+        const camsHost = outputs.get('cams') as Float32Array | undefined;
+        const probsHost = outputs.get('probs') as Float32Array | undefined;
+        return { grid: [gh, gw] as [number, number], cams, camsHost, probs, probsHost, affinity, scores, features, ms: performance.now() - start };
       } catch (err) {
         gpu.release(...copies);
         throw err;
@@ -206,8 +213,8 @@ export const maskClipSource: CamSource<'maskclip'> = {
   async run(ctx) {
     const caaLayers = ctx.options.caaLayers ?? DEFAULT_CAA_LAYERS;
     if (!(Number.isInteger(caaLayers) && caaLayers >= 1)) throw new SeedError(`caaLayers = ${caaLayers} must be a positive integer (CAA needs the attention of at least one block)`);
-    const r = await maskClip(ctx.model, ctx.image, ctx.text, ctx.classes, { caaLayers, scores: false, features: ctx.products.has('features') });
-    return { grid: r.grid, cams: ctx.own(r.cams), camsHost: r.camsHost, probs: r.probs, affinity: ctx.own(r.affinity!), features: r.features && ctx.own(r.features) };
+    const r = await maskClip(ctx.model, { rgbaTensor: ctx.rgba() }, await ctx.textRows(), ctx.classes, { caaLayers, scores: false, features: ctx.products.has('features'), read: false });
+    return { grid: r.grid, cams: ctx.own(r.cams), probs: ctx.own(r.probs), affinity: ctx.own(r.affinity!), features: r.features && ctx.own(r.features) };
   },
 };
 
@@ -244,8 +251,8 @@ export async function maskClipLabelsOf(model: ClipModel, image: RgbaImage, text:
   const rows = checkText(text, model.config.embedDim);
   // The score maps at image size are [rows, H, W]: as the pipeline's maps with rows − 1 labels.
   checkFitsDevice(gpu, model.config.vision, H, W, rows - 1, { source: 'maskclip' });
-  const r = await maskClip(model, image, text, C, { caaLayers: 0, scores: true });
-  const owned: Tensor[] = [r.cams, r.scores!];
+  const r = await maskClip(model, image, text, C, { caaLayers: 0, scores: true, read: false });
+  const owned: Tensor[] = [r.cams, r.probs, r.scores!];
   try {
     const t0 = performance.now();
     const full = await resizeLinear(gpu, r.scores!, [H, W], { mode: 'torch' });

@@ -3,7 +3,7 @@
 // float16 (`attn_highres`). Its CAMs are what the refiners after it and the written .npy files use.
 import { sinkhornAffinity } from '../../kernels/wsss/caa.js';
 import { caaHighres, caaRefine } from '../caa.js';
-import { labelMap } from '../labels.js';
+import { labelMapPacked } from '../labels.js';
 import type { SeedStage } from '../stage.js';
 
 export const caaStage: SeedStage<'caa', 'none'> = {
@@ -14,11 +14,9 @@ export const caaStage: SeedStage<'caa', 'none'> = {
     const { gpu, options } = ctx;
     const threshold = options.boxThreshold ?? (ctx.labelSet.name === 'coco' ? 0.7 : 0.4);
     const transition = ctx.own(await sinkhornAffinity(gpu, ctx.cam.affinity));
-    const { refined } = await caaRefine(gpu, { transition, cams: ctx.cam.cams, camsHost: ctx.cam.camsHost, grid: ctx.cam.grid, threshold, boxes: options.boxes });
+    const { refined } = await caaRefine(gpu, { transition, cams: ctx.cam.cams, grid: ctx.cam.grid, threshold, boxes: options.boxes });
     ctx.own(refined);
     ctx.cams = ctx.own(await caaHighres(gpu, refined, ctx.cam.grid, [ctx.height, ctx.width]));
-    const map = await labelMap(gpu, ctx.cams, { keys: ctx.labels, background: ctx.camExponent });
-    ctx.camsHost = await gpu.readF32(ctx.cams);
-    return map;
+    return labelMapPacked(gpu, ctx.cams, { keys: ctx.labels, background: ctx.camExponent });
   },
 };

@@ -1,6 +1,6 @@
 // 'rw': psa's random walk. No AffinityNet is trained here: the walk runs on the CAM source's patch
 // features (stride 16: the last block's ln_1 activations), see randomwalk.ts.
-import { randomWalk } from '../randomwalk.js';
+import { randomWalkOnGpu } from '../randomwalk.js';
 import { SeedError, type SeedStage } from '../stage.js';
 
 /**
@@ -22,8 +22,8 @@ export const randomWalkStage: SeedStage<'rw', 'randomwalk'> = {
     const features = ctx.cam.features;
     if (!features) throw new SeedError('random walk: the CAM source gave no patch features');
     const [gh, gw] = ctx.cam.grid;
-    const { scores, labels } = await randomWalk(ctx.gpu, { ...RW_CLIP_DEFAULTS, ...ctx.options.randomWalk, features: features.view([features.shape[0]!, gh, gw]), cams: ctx.caaCams(), keys: ctx.labels, stride: 16 });
+    const { scores, labelWords } = await randomWalkOnGpu(ctx.gpu, { ...RW_CLIP_DEFAULTS, ...ctx.options.randomWalk, features: features.view([features.shape[0]!, gh, gw]), cams: ctx.caaCams(), keys: ctx.labels, stride: 16 });
     ctx.own(scores);
-    return labels;
+    return labelWords;
   },
 };
