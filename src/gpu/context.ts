@@ -67,6 +67,11 @@ export class DispatchRecording {
 
   constructor(private readonly gpu: Gpu) {}
 
+  /** Whether it was made on `gpu`. */
+  isOn(gpu: Gpu): boolean {
+    return this.gpu === gpu;
+  }
+
   /** Returns the kept tensors to the pool and unpins the constants; the recording cannot be replayed after. */
   dispose(): void {
     if (this.disposed) return;
@@ -251,9 +256,12 @@ export class Gpu {
     const t = this.upload(make(), shape, dtype, `constant ${key}`);
     this.constants.set(key, t);
     this.constantBytes += t.byteLength;
+    // Oldest first; never the constant just made, a pinned one, or one of the 16 most recent.
+    let evictable = this.constants.size - 16;
     for (const [k, old] of this.constants) {
-      if (this.constantBytes <= CONSTANT_CACHE_BYTES || this.constants.size <= 16) break;
-      if (this.pinnedConstants.has(k)) continue;
+      if (this.constantBytes <= CONSTANT_CACHE_BYTES || evictable <= 0) break;
+      evictable--;
+      if (k === key || this.pinnedConstants.has(k)) continue;
       this.constants.delete(k);
       this.constantBytes -= old.byteLength;
       this.pool.release(old.buffer);
@@ -279,7 +287,7 @@ export class Gpu {
    * A view of this Gpu for work to be recorded into `rec`: the same device and state, except that
    * dispatches are also recorded, tensors it allocates (or uploads) are kept by the recording (a
    * release of one is deferred to the recording's dispose), constants it takes are pinned, and a
-   * read-back marks the recording unreplayable. Code that receives the Gpu as a parameter (graph
+   * read-back or a write from the host marks the recording unreplayable. Code that receives the Gpu as a parameter (graph
    * ops, kernel functions) records through it without knowing; other work on the device at the
    * same time is not recorded.
    */
@@ -319,6 +327,14 @@ export class Gpu {
         rec.replayable = false;
         return gpu.read(t);
       },
+      async readF32(t: Tensor): Promise<Float32Array> {
+        rec.replayable = false;
+        return gpu.readF32(t);
+      },
+      write(t: Tensor, data: TypedArray | readonly number[]): void {
+        rec.replayable = false; // a replay would not write it again
+        gpu.write(t, data);
+      },
       async readMany(tensors: readonly Tensor[]): Promise<TypedArray[]> {
         rec.replayable = false;
         return gpu.readMany(tensors);
@@ -336,7 +352,9 @@ export class Gpu {
   /** Encodes a recording's dispatches again, as they were recorded (see recorder). */
   replay(rec: DispatchRecording): void {
     if (!rec.replayable) throw new GpuError('replay: this recording cannot be replayed (it read data back, or was disposed)');
+    if (!rec.isOn(this)) throw new GpuError('replay: the recording was made on another Gpu');
     this.assertAlive('replay');
+    if (this.compiling) return; // a precompile dry run dispatches nothing
     for (const d of rec.dispatches) {
       const offset = d.uniforms ? this.packUniformBytes(d.uniforms) : 0;
       const pass = this.takePass(d.kernel);
@@ -511,6 +529,7 @@ export class Gpu {
   /** Record a dispatch of an already compiled kernel (synchronous: used by graph runners). */
   encode<A>(compiled: CompiledKernel, kernel: KernelDescriptor<A>, args: A, bindings: Bindings, rec?: DispatchRecording): void {
     this.assertAlive(kernel.name);
+    if (this.compiling) return; // a precompile dry run dispatches nothing
     const [x, y = 1, z = 1] = kernel.workgroups(args, this.traits);
     this.checkBindings(compiled, kernel.sizes(args), bindings);
     const max = this.traits.limits.maxComputeWorkgroupsPerDimension;

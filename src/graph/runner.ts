@@ -227,7 +227,12 @@ export class CompiledGraph {
         this.gpu.replay(this.recording);
       } else if (plain) {
         const rec = new DispatchRecording(this.gpu);
-        await this.record(undefined, this.gpu.recorder(rec));
+        try {
+          await this.record(undefined, this.gpu.recorder(rec));
+        } catch (err) {
+          rec.dispose();
+          throw err;
+        }
         if (rec.replayable) this.recording = rec;
         else rec.dispose(); // its kept buffers are reused only by work recorded after these dispatches
       } else {
@@ -261,6 +266,9 @@ export class CompiledGraph {
 
   /** Free the planned activation buffers and the weights. */
   destroy(): void {
+    // Work recorded but not yet submitted (a run that read nothing back) may use these buffers:
+    // submitted, it keeps them alive until the GPU is done with it.
+    this.gpu.flush();
     this.recording?.dispose();
     this.recording = undefined;
     for (const b of this.buffers) {

@@ -234,9 +234,12 @@ export async function runDataset(runner: SeedRunner, o: DatasetOptions): Promise
           const options = crfImage ? { ...seedOptions, crfPixels: crfImage } : seedOptions;
           let result: SeedResult;
           try {
-            // The first image's size stands for the rest: the pipelines do not depend on it.
-            if (!warmed && current.warmup) summary.warmupMs += await current.warmup(image, [labels.length], options);
-            warmed = true;
+            // The first image's size stands for the rest: most pipelines do not depend on it
+            // (once: a warm-up that fails fails this image, and the run goes on without one).
+            if (!warmed && current.warmup) {
+              warmed = true;
+              summary.warmupMs += await current.warmup(image, [labels.length], options);
+            }
             result = await current.run(image, labels, options);
           } catch (err) {
             if (!o.recover || o.signal?.aborted || !(await deviceLost(current))) throw err;

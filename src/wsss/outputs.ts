@@ -15,7 +15,7 @@ export { fileSafe } from './seed-files.js';
 
 /** Which files writeSeedOutputs writes besides the seed PNG. */
 export interface WriteSeedOptions {
-  /** Write the per-label CAMs as .npy (default true). */
+  /** Write the per-label CAMs as .npy (default: when the run read them back, SeedOptions.read). */
   cams?: boolean;
   /** Write the overlay PNG (default true). */
   overlay?: boolean;

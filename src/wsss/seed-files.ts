@@ -20,7 +20,7 @@ import type { SeedResult, Stage } from './seeds.js';
 
 /** Which optional files to make. */
 export interface SeedFileOptions {
-  /** The per-label CAMs as .npy (default true). */
+  /** The per-label CAMs as .npy (default: when the run read them back, SeedOptions.read). */
   cams?: boolean;
   /** The overlay PNG (default true). */
   overlay?: boolean;
@@ -46,7 +46,8 @@ export function seedFiles(name: string, image: RgbaImage, result: SeedResult, la
   const files: SeedFile[] = [];
   const { width, height } = result;
   const plane = width * height;
-  if (options.cams ?? true) {
+  // The CAMs are written when they were read back (SeedOptions.read: ['cams']), unless told otherwise.
+  if (options.cams ?? result.cams !== undefined) {
     const cams = result.cams;
     if (!cams) throw new Error(`seedFiles: ${name}: the CAMs were not read back (run the pipeline with read: ['cams'] to write them)`);
     for (const [k, c] of result.labels.entries()) {

@@ -9,6 +9,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Gpu } from '../../src/gpu/context.js';
 import { ClipModel } from '../../src/models/clip/model.js';
+import { seedFiles } from '../../src/wsss/seed-files.js';
 import { REFINERS, SeedPipeline } from '../../src/wsss/seeds.js';
 import { testGpu } from '../helpers/gpu.js';
 import { WORLD_CLIP, worldImage, worldLabelSet } from '../helpers/world.js';
@@ -52,7 +53,8 @@ describe('GPU-resident seed pipeline', () => {
     const { image, labels } = worldImage(5);
     const plain = await pipeline.run(image, labels, { labelSet });
     const all = await pipeline.run(image, labels, { labelSet, stages: ['cam', 'caa'], read: ['cams', 'gridCams'] });
-    expect(all.traffic.downloads).toBe(plain.traffic.downloads);
+    // (the plain run before it compiled this size's graphs): the CRF's counts, then everything else.
+    expect(all.traffic.downloads).toBe(2);
     const { width: W, height: H } = image;
     const K = labels.length;
     expect(all.cams!.length).toBe(K * W * H);
@@ -65,6 +67,10 @@ describe('GPU-resident seed pipeline', () => {
     expect(Array.from(none.seeds)).toEqual(Array.from(all.stages.caa!));
     expect(Array.from(none.cams!)).toEqual(Array.from(all.cams!));
     await expect(pipeline.run(image, labels, { labelSet, read: ['bogus' as 'cams'] })).rejects.toThrow("unknown read-back 'bogus' (cams, gridCams)");
+    // The output files carry the CAMs exactly when they were read back.
+    expect(seedFiles('x', image, plain, labelSet).some((f) => f.path.endsWith('.npy'))).toBe(false);
+    expect(seedFiles('x', image, all, labelSet).filter((f) => f.path.endsWith('.npy')).length).toBe(K);
+    expect(() => seedFiles('x', image, plain, labelSet, { cams: true })).toThrow("the CAMs were not read back (run the pipeline with read: ['cams']");
   });
 
   it('warmup builds every pipeline the first image needs, and changes no result', async () => {

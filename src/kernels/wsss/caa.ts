@@ -154,27 +154,9 @@ export function boxThresholdTable(threshold: number): Uint32Array {
   return table;
 }
 
-const thresholdTables = new WeakMap<Gpu, Map<number, Tensor>>();
-/** Tables kept per device; λ is 0.4 or 0.7 in practice, so the cap only bounds a sweep over λ. */
-const THRESHOLD_TABLES_KEPT = 8;
-
-/** The device copy of boxThresholdTable(λ), uploaded once per Gpu and λ (1 KiB each). */
+/** The device copy of boxThresholdTable(λ), a device constant per λ (1 KiB each). */
 export function boxThresholdTableFor(gpu: Gpu, threshold: number): Tensor {
-  let tables = thresholdTables.get(gpu);
-  if (!tables) thresholdTables.set(gpu, (tables = new Map()));
-  let t = tables.get(threshold);
-  if (!t) {
-    const table = boxThresholdTable(threshold);
-    if (tables.size >= THRESHOLD_TABLES_KEPT) {
-      // Releasing is safe with dispatches pending: a later user of the buffer is ordered after them.
-      const [oldest, old] = tables.entries().next().value as [number, Tensor];
-      tables.delete(oldest);
-      gpu.release(old);
-    }
-    t = gpu.upload(table, [THRESHOLD_LEVELS], 'u32', `box threshold table λ=${threshold}`);
-    tables.set(threshold, t);
-  }
-  return t;
+  return gpu.constant(`box threshold table λ=${threshold}`, [THRESHOLD_LEVELS], 'u32', () => boxThresholdTable(threshold));
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -170,7 +170,6 @@ export const crfImageKernel = defineKernel<CrfImageArgs>({
 // ---------------------------------------------------------------------------------------------
 // The −log table: fp16(−float32(log(max(fp16 value, fp16(1e-5))))) for every float16 pattern ≤ 1.0
 
-const negLogTables = new WeakMap<Gpu, Tensor>();
 
 /** The unary of one float16 probability, as pydensecrf's unary_from_softmax gives it on float16 input. */
 export function unaryOfF16(bits: number): number {
@@ -181,14 +180,11 @@ export function unaryOfF16(bits: number): number {
 
 /** The −log table on this device (uploaded once per Gpu). */
 export function negLogTableFor(gpu: Gpu): Tensor {
-  let t = negLogTables.get(gpu);
-  if (!t) {
+  return gpu.constant('crf −log table', [NEG_LOG_ENTRIES], 'f32', () => {
     const table = new Float32Array(NEG_LOG_ENTRIES);
     for (let h = 0; h < NEG_LOG_ENTRIES; h++) table[h] = unaryOfF16(h);
-    t = gpu.upload(table, [NEG_LOG_ENTRIES], 'f32', 'crf −log table');
-    negLogTables.set(gpu, t);
-  }
-  return t;
+    return table;
+  });
 }
 
 // ---------------------------------------------------------------------------------------------
