@@ -6,35 +6,24 @@
 //   - what it reads is what was asked for, and the same values as a run that reads everything;
 //   - SeedPipeline.warmup builds every pipeline a run needs: the first real image then builds none,
 //     and gives the same seeds as a pipeline that was never warmed up.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { Gpu } from '../../src/gpu/context.js';
 import { ClipModel } from '../../src/models/clip/model.js';
 import { seedFiles } from '../../src/wsss/seed-files.js';
 import { REFINERS, SeedPipeline } from '../../src/wsss/seeds.js';
-import { testGpu } from '../helpers/gpu.js';
-import { WORLD_CLIP, worldImage, worldLabelSet } from '../helpers/world.js';
+import { WORLD_CLIP, worldImage, worldLabelSet, worldPipeline } from '../helpers/world.js';
 
 const labelSet = worldLabelSet;
 
 
 describe('GPU-resident seed pipeline', () => {
-  let gpu: Gpu;
-  let model: ClipModel;
-  let pipeline: SeedPipeline;
-  beforeAll(async () => {
-    gpu = await testGpu();
-    model = await ClipModel.load(gpu, WORLD_CLIP);
-    pipeline = new SeedPipeline(model);
-  });
-  afterAll(async () => {
-    await model?.destroy();
-  });
+  const world = worldPipeline();
 
   it('moves the image up once and reads one buffer back, for every refiner', async () => {
     const { image, labels } = worldImage(2);
     for (const refiner of REFINERS) {
-      await pipeline.run(image, labels, { labelSet, refiner }); // builds graphs and device constants
-      const r = await pipeline.run(image, labels, { labelSet, refiner });
+      await world.pipeline.run(image, labels, { labelSet, refiner }); // builds graphs and device constants
+      const r = await world.pipeline.run(image, labels, { labelSet, refiner });
       expect(r.traffic.uploads, `${refiner}: uploads`).toBe(1);
       expect(r.traffic.uploadBytes, `${refiner}: upload bytes`).toBe(image.width * image.height * 4);
       const crf = refiner === 'crf';
@@ -51,8 +40,8 @@ describe('GPU-resident seed pipeline', () => {
 
   it('reads what was asked for, in the same read-back, with the values of the single reads', async () => {
     const { image, labels } = worldImage(5);
-    const plain = await pipeline.run(image, labels, { labelSet });
-    const all = await pipeline.run(image, labels, { labelSet, stages: ['cam', 'caa'], read: ['cams', 'gridCams'] });
+    const plain = await world.pipeline.run(image, labels, { labelSet });
+    const all = await world.pipeline.run(image, labels, { labelSet, stages: ['cam', 'caa'], read: ['cams', 'gridCams'] });
     // (the plain run before it compiled this size's graphs): the CRF's counts, then everything else.
     expect(all.traffic.downloads).toBe(2);
     const { width: W, height: H } = image;
@@ -63,10 +52,10 @@ describe('GPU-resident seed pipeline', () => {
     expect(Array.from(all.seeds)).toEqual(Array.from(plain.seeds));
     expect(Array.from(all.probs)).toEqual(Array.from(plain.probs));
     // The CAA map read here is the 'none' refiner's seeds.
-    const none = await pipeline.run(image, labels, { labelSet, refiner: 'none', read: ['cams'] });
+    const none = await world.pipeline.run(image, labels, { labelSet, refiner: 'none', read: ['cams'] });
     expect(Array.from(none.seeds)).toEqual(Array.from(all.stages.caa!));
     expect(Array.from(none.cams!)).toEqual(Array.from(all.cams!));
-    await expect(pipeline.run(image, labels, { labelSet, read: ['bogus' as 'cams'] })).rejects.toThrow("unknown read-back 'bogus' (cams, gridCams)");
+    await expect(world.pipeline.run(image, labels, { labelSet, read: ['bogus' as 'cams'] })).rejects.toThrow("unknown read-back 'bogus' (cams, gridCams)");
     // The output files carry the CAMs exactly when they were read back.
     expect(seedFiles('x', image, plain, labelSet).some((f) => f.path.endsWith('.npy'))).toBe(false);
     expect(seedFiles('x', image, all, labelSet).filter((f) => f.path.endsWith('.npy')).length).toBe(K);
@@ -75,7 +64,7 @@ describe('GPU-resident seed pipeline', () => {
 
   it('warmup builds every pipeline the first image needs, and changes no result', async () => {
     const { image, labels } = worldImage(7);
-    const want = await pipeline.run(image, labels, { labelSet, stages: ['par'] });
+    const want = await world.pipeline.run(image, labels, { labelSet, stages: ['par'] });
     // A fresh device: its pipeline cache is empty.
     const fresh = await Gpu.open();
     const freshModel = await ClipModel.load(fresh, WORLD_CLIP);
