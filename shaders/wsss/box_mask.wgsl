@@ -18,7 +18,9 @@
 // owns its row alone, and storageBarrier() separates the phases.
 //
 // In [0, 1] s8 matches the host's Math.trunc(Math.fround(cam·255)) exactly. Outside it the host
-// refuses the CAM; here s8 saturates to 0..255 (NaN counts as 0) so that every index stays in range.
+// refuses the CAM; here s8 saturates to 0..255 (NaN counts as 0) so that every index stays in range,
+// and `bad` records the first such value: max of 0xffffffff − flat index (0 when all are in [0, 1]),
+// tested on the bits so that no NaN comparison is involved.
 // @include common/dispatch.wgsl
 
 const WG: u32 = 256u; // @param invocations per workgroup
@@ -39,6 +41,7 @@ struct Params {
 @group(0) @binding(4) var<storage, read_write> mask: array<atomic<u32>>;
 // Per class c, five runs of n: parent, then the boxes' min x, min y, max x, max y by root.
 @group(0) @binding(5) var<storage, read_write> work: array<atomic<u32>>;
+@group(0) @binding(6) var<storage, read_write> bad: array<atomic<u32>>;
 
 var<workgroup> top: atomic<u32>;
 
@@ -92,6 +95,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   if (lid == 0u) { atomicStore(&top, 0u); }
   workgroupBarrier();
   for (var i = lid; i < n; i += WG) {
+    let bits = bitcast<u32>(cams[row + i]);
+    // [0, 1] is +0 .. 0x3f800000 (and −0); negatives, > 1, ±inf and NaN are not.
+    if (bits > 0x3f800000u && bits != 0x80000000u) { atomicMax(&bad[0], 0xffffffffu - (row + i)); }
     atomicMax(&top, level(cams[row + i]));
     atomicStore(&work[par + i], i);
     atomicStore(&work[x0s + i], NONE);

@@ -155,6 +155,18 @@ export interface CaaOptions {
   epsilon?: number;
   /** Read the box masks the GPU used back to the host, into `masks` (one read-back of K·n words). */
   readMasks?: boolean;
+  /**
+   * GPU CAMs are checked on the GPU for values outside [0, 1] (NaN included): leave that flag for
+   * the caller to read with its other outputs (`check`, for SeedContext.check) instead of reading it
+   * here, which waits for the whole CAA. Host CAMs are checked on the host either way.
+   */
+  deferCheck?: boolean;
+}
+
+/** A flag on the GPU, u32 [1], and the error its non-zero value means. */
+export interface CaaCheck {
+  flag: Tensor;
+  explain(value: number): KernelError;
 }
 
 export interface CaaResult {
@@ -167,12 +179,15 @@ export interface CaaResult {
    * reading this throws.
    */
   readonly masks: Uint8Array[];
+  /** With `deferCheck` and GPU CAMs: the out-of-range flag, owned by the caller. */
+  check?: CaaCheck;
 }
 
-function caaResult(refined: Tensor, makeMasks: () => Uint8Array[]): CaaResult {
+function caaResult(refined: Tensor, makeMasks: () => Uint8Array[], check?: CaaCheck): CaaResult {
   let masks: Uint8Array[] | undefined;
   return {
     refined,
+    check,
     get masks() {
       return (masks ??= makeMasks());
     },
@@ -243,6 +258,22 @@ export async function caaRefine(gpu: Gpu, opts: CaaOptions): Promise<CaaResult> 
   if (opts.readMasks) read = (await gpu.read(boxed.mask)) as Uint32Array;
   gpu.release(boxed.masked, boxed.mask, once, twice);
   if (opts.transition === undefined) gpu.release(t);
+  const explain = (value: number) => {
+    const at = 0xffffffff - value;
+    const c = Math.floor(at / n), i = at % n;
+    return new KernelError('caa', `class ${c}: CAM value at index ${i} (row ${Math.floor(i / gw!)}, column ${i % gw!}) is outside [0, 1] (or NaN)`);
+  };
+  if (host !== undefined) {
+    gpu.release(boxed.bad); // checked on the host above
+    return caaResult(refined, masks);
+  }
+  if (opts.deferCheck) return caaResult(refined, masks, { flag: boxed.bad, explain });
+  const value = ((await gpu.read(boxed.bad)) as Uint32Array)[0]!;
+  gpu.release(boxed.bad);
+  if (value !== 0) {
+    gpu.release(refined);
+    throw explain(value);
+  }
   return caaResult(refined, masks);
 }
 

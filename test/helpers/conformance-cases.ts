@@ -1033,6 +1033,7 @@ function caaCases(): ConformanceCase[] {
           [t],
           async () => {
             const r2 = await boxMaskCams(gpu, t, [gh, gw], { threshold: 0.4 });
+            gpu.release(r2.bad);
             return [r2.mask, r2.masked];
           },
           async ([mask, masked]) => {

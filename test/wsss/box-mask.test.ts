@@ -89,13 +89,17 @@ function hostRef(cams: Float32Array, k: number, gh: number, gw: number, threshol
   return { mask, masked };
 }
 
-async function gpuBoxes(gpu: Gpu, cams: Float32Array, k: number, gh: number, gw: number, threshold: number, mode: BoxMode): Promise<{ mask: Uint8Array; masked: Float32Array }> {
+async function gpuBoxes(gpu: Gpu, cams: Float32Array, k: number, gh: number, gw: number, threshold: number, mode: BoxMode): Promise<{ mask: Uint8Array; masked: Float32Array; bad: number }> {
   const t = gpu.upload(cams, [k, gh * gw]);
   const r = await boxMaskCams(gpu, t, [gh, gw], { threshold, mode });
   const mask = Uint8Array.from((await gpu.read(r.mask)) as Uint32Array);
   const masked = await gpu.readF32(r.masked);
-  gpu.release(t, r.mask, r.masked);
-  return { mask, masked };
+  const bad = ((await gpu.read(r.bad)) as Uint32Array)[0]!;
+  gpu.release(t, r.mask, r.masked, r.bad);
+  // Values in [0, 1] are never flagged; the first value outside is (0xffffffff − its index).
+  const first = cams.findIndex((v) => !(v >= 0 && v <= 1));
+  expect(bad, 'out-of-range flag').toBe(first < 0 ? 0 : 0xffffffff - first);
+  return { mask, masked, bad };
 }
 
 /** Compares row by row, naming the first differing cell. */
@@ -234,6 +238,12 @@ describe('GPU box masks equal the host reference bit for bit', () => {
     const got = await gpuBoxes(gpu, wild, 1, gh, gw, 0.4, 'clip-es');
     expect(Array.from(got.mask)).toEqual(Array.from(boxMask(saturated, gh, gw, 0.4)));
     expect(() => boxMask(wild, gh, gw, 0.4)).toThrow(/outside \[0, 1\]/);
+    // caaRefine reads the flag (or hands it over with deferCheck) and names the first bad value.
+    const n = gh * gw;
+    const identity = gpu.upload(Float32Array.from({ length: n * n }, (_, i) => (i % (n + 1) === 0 ? 1 : 0)), [n, n]);
+    const wt = gpu.upload(wild, [1, n]);
+    await expect(caaRefine(gpu, { affinity: identity, cams: wt, grid: [gh, gw] })).rejects.toThrow('class 0: CAM value at index 3 (row 0, column 3) is outside [0, 1] (or NaN)');
+    gpu.release(identity, wt);
   });
 
   it('rejects bad arguments, naming the op', async () => {
@@ -246,7 +256,8 @@ describe('GPU box masks equal the host reference bit for bit', () => {
     const empty = gpu.upload(new Float32Array(0), [0, 6]);
     const r = await boxMaskCams(gpu, empty, [2, 3]);
     expect(r.masked.shape).toEqual([0, 6]);
-    gpu.release(t, empty, r.mask, r.masked);
+    expect(((await gpu.read(r.bad)) as Uint32Array)[0]).toBe(0);
+    gpu.release(t, empty, r.mask, r.masked, r.bad);
   });
 });
 
@@ -267,7 +278,7 @@ describe('caaRefine keeps the box masks on the GPU', () => {
       gpu.release(warm.refined);
 
       const before = gpu.trafficCounters;
-      const plain = await caaRefine(gpu, { affinity: wt, cams: ct, grid: [gh, gw], boxes: mode });
+      const plain = await caaRefine(gpu, { affinity: wt, cams: ct, grid: [gh, gw], boxes: mode, deferCheck: true });
       const moved = trafficSince(gpu, before);
       expect({ uploads: moved.uploads, downloads: moved.downloads }, mode).toEqual({ uploads: 0, downloads: 0 });
       expect(() => plain.masks).toThrow(/box masks stayed on the GPU: pass readMasks/);
@@ -275,7 +286,7 @@ describe('caaRefine keeps the box masks on the GPU', () => {
 
       const want = hostRef(cams, k, gh, gw, 0.4, mode).mask;
       const before2 = gpu.trafficCounters;
-      const read = await caaRefine(gpu, { affinity: wt, cams: ct, grid: [gh, gw], boxes: mode, readMasks: true });
+      const read = await caaRefine(gpu, { affinity: wt, cams: ct, grid: [gh, gw], boxes: mode, readMasks: true, deferCheck: true });
       const moved2 = trafficSince(gpu, before2);
       expect({ uploads: moved2.uploads, downloads: moved2.downloads }, `${mode} readMasks`).toEqual({ uploads: 0, downloads: 1 });
       expect(read.masks.length).toBe(k);
@@ -288,7 +299,8 @@ describe('caaRefine keeps the box masks on the GPU', () => {
 
       const fromHost = await caaRefine(gpu, { affinity: wt, cams, grid: [gh, gw], boxes: mode });
       expect(Array.from(await gpu.readF32(fromHost.refined))).toEqual(Array.from(reference));
-      gpu.release(plain.refined, read.refined, withHost.refined, fromHost.refined);
+      expect(((await gpu.read(plain.check!.flag)) as Uint32Array)[0], 'no CAM out of range').toBe(0);
+      gpu.release(plain.refined, read.refined, withHost.refined, fromHost.refined, plain.check!.flag, read.check!.flag);
     }
     await expect(caaRefine(gpu, { affinity: wt, cams: ct, camsHost: cams.subarray(1), grid: [gh, gw] })).rejects.toThrow(/camsHost has \d+ values/);
     await expect(caaRefine(gpu, { affinity: wt, cams: ct, grid: [gh, gw], threshold: -1 })).rejects.toThrow(/caa.*threshold λ/);

@@ -28,10 +28,10 @@ describe('GPU-resident seed pipeline', () => {
       expect(r.traffic.uploadBytes, `${refiner}: upload bytes`).toBe(image.width * image.height * 4);
       const crf = refiner === 'crf';
       expect(r.traffic.downloads, `${refiner}: read-backs`).toBe(crf ? 2 : 1);
-      // The seeds (four labels a word, padded to a word), the softmax over K + M rows; with the CRF
-      // its finite-input flag (4 bytes) and the vertex counts (24 bytes).
+      // The seeds (four labels a word, padded to a word), the softmax over K + M rows, CAA's
+      // out-of-range flag (4 bytes); with the CRF its finite-input flag (4) and the vertex counts (24).
       const rows = labels.length + labelSet.background.length;
-      expect(r.traffic.downloadBytes, `${refiner}: read-back bytes`).toBe(4 * Math.ceil((image.width * image.height) / 4) + 4 * rows + (crf ? 4 + 24 : 0));
+      expect(r.traffic.downloadBytes, `${refiner}: read-back bytes`).toBe(4 * Math.ceil((image.width * image.height) / 4) + 4 * rows + 4 + (crf ? 4 + 24 : 0));
       expect(r.cams).toBeUndefined();
       expect(r.gridCams).toBeUndefined();
       expect(Object.keys(r.stages)).toEqual([refinerStageName(refiner)]);

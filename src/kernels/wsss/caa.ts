@@ -17,6 +17,7 @@ import { KernelError } from '../../gpu/errors.js';
 import { ceilDiv, defineKernel, grid1d } from '../../gpu/kernel.js';
 import { Tensor } from '../../gpu/tensor.js';
 import { copy } from '../layout.js';
+import { crfLatticeFill } from './crf-lattice.js';
 
 // ---------------------------------------------------------------------------------------------
 // Kernel descriptors
@@ -113,7 +114,7 @@ export const boxMaskKernel = defineKernel<BoxMaskArgs>({
   workgroups: (a, t) => grid1d(a.k, t),
   sizes: (a) => {
     const cells = a.k * a.gh * a.gw;
-    return { cams: cells, thr_of: THRESHOLD_LEVELS, masked: cells, mask: cells, work: BOX_WORK_PER_CELL * cells };
+    return { cams: cells, thr_of: THRESHOLD_LEVELS, masked: cells, mask: cells, work: BOX_WORK_PER_CELL * cells, bad: 1 };
   },
   // Per cell: ~5 level computations and the neighbour tests; bytes: cams read ~5×, masked and mask
   // written, the scratch initialised and walked (box rasterisation adds at most the box areas).
@@ -233,6 +234,8 @@ export interface BoxMaskTensors {
   masked: Tensor;
   /** u32 [K, n]: the box mask, 0 or 1 per cell. */
   mask: Tensor;
+  /** u32 [1]: 0, or 0xffffffff − the flat index of the first CAM value outside [0, 1] (NaN included). */
+  bad: Tensor;
 }
 
 /**
@@ -262,17 +265,18 @@ export async function boxMaskCams(gpu: Gpu, cams: Tensor, grid: readonly [number
   }
   const masked = gpu.empty([k, n], 'f32', 'box masked cams');
   const mask = gpu.empty([k, n], 'u32', 'box mask');
-  if (k === 0) return { masked, mask };
-  const work = gpu.empty([BOX_WORK_PER_CELL * k * n], 'u32', 'box union-find');
+  const bad = gpu.empty([1], 'u32', 'box bad value');
+  const work = gpu.empty([BOX_WORK_PER_CELL * Math.max(k, 1) * n], 'u32', 'box union-find');
   try {
-    await gpu.run(boxMaskKernel, { k, gh: gh!, gw: gw!, clip: mode === 'clip-es' }, { cams, thr_of: table, masked, mask, work });
+    await crfLatticeFill(gpu, bad, 1, 0);
+    if (k > 0) await gpu.run(boxMaskKernel, { k, gh: gh!, gw: gw!, clip: mode === 'clip-es' }, { cams, thr_of: table, masked, mask, work, bad });
   } catch (err) {
-    gpu.release(masked, mask);
+    gpu.release(masked, mask, bad);
     throw err;
   } finally {
     gpu.release(work);
   }
-  return { masked, mask };
+  return { masked, mask, bad };
 }
 
 /** Row-wise (x − min)/(eps + max(x − min)) of an f32 [rows, len] tensor (CLIP-ES's scale_cam_image). */

@@ -14,8 +14,10 @@ export const caaStage: SeedStage<'caa', 'none'> = {
     const { gpu, options } = ctx;
     const threshold = options.boxThreshold ?? (ctx.labelSet.name === 'coco' ? 0.7 : 0.4);
     const transition = ctx.own(await sinkhornAffinity(gpu, ctx.cam.affinity));
-    const { refined } = await caaRefine(gpu, { transition, cams: ctx.cam.cams, grid: ctx.cam.grid, threshold, boxes: options.boxes });
+    // CAMs outside [0, 1] (or NaN) are flagged on the GPU and reported with the run's outputs.
+    const { refined, check } = await caaRefine(gpu, { transition, cams: ctx.cam.cams, grid: ctx.cam.grid, threshold, boxes: options.boxes, deferCheck: true });
     ctx.own(refined);
+    ctx.check(check!.flag, check!.explain);
     ctx.cams = ctx.own(await caaHighres(gpu, refined, ctx.cam.grid, [ctx.height, ctx.width]));
     return labelMapPacked(gpu, ctx.cams, { keys: ctx.labels, background: ctx.camExponent });
   },
