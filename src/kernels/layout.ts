@@ -1,4 +1,4 @@
-// Data-movement kernels: permute / transpose, slice, concat, copy, and row gather.
+// Data-movement kernels: permute / transpose, slice, concat, copy, row gather, and a u32 fill.
 //
 // permute, slice, concat and copy are all one operation, a strided copy
 //   dst[dst_base + Σ_k i_k·dst_stride_k] = src[src_base + Σ_k i_k·src_stride_k]
@@ -443,4 +443,24 @@ export async function gatherRows(gpu: Gpu, table: Tensor, indices: Tensor | Arra
   await gpu.run(gatherRowsKernel, { indices: idx.size, rows, rowLen: numel(rowShape) }, { indices: idx, table, out: y });
   if (owned) gpu.release(idx);
   return y;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Fill
+
+export const fillU32Kernel = defineKernel<{ n: number; value: number }>({
+  name: 'fill_u32',
+  shader: 'layout/fill_u32.wgsl',
+  params: () => ({ WG }),
+  uniforms: (a) => ({ n: a.n, value: a.value }),
+  workgroups: (a, t) => grid1d(ceilDiv(a.n, WG), t),
+  sizes: (a) => ({ data: a.n }),
+  cost: (a) => ({ flops: 0, bytes: 4 * a.n }),
+});
+
+/** Sets the first n words of a u32 (or i32) tensor to `value` on the GPU (no upload). */
+export async function fillWords(gpu: Gpu, data: Tensor, n: number, value: number): Promise<void> {
+  if (data.dtype !== 'u32' && data.dtype !== 'i32') throw new KernelError('fill_u32', `${data} must be u32 or i32`, 'data');
+  if (!Number.isInteger(n) || n < 0 || n > data.size) throw new KernelError('fill_u32', `n = ${n} must be an integer in 0..${data.size}`);
+  if (n > 0) await gpu.run(fillU32Kernel, { n, value }, { data });
 }

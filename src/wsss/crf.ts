@@ -26,13 +26,13 @@ import { DispatchRecording, type Gpu } from '../gpu/context.js';
 import { KernelError } from '../gpu/errors.js';
 import { ceilDiv } from '../gpu/kernel.js';
 import { bucketBytes, Tensor } from '../gpu/tensor.js';
+import { fillWords } from '../kernels/layout.js';
 import { exclusiveScan, keyBits, radixSortPairs } from '../kernels/scan.js';
 import { crfBlur, crfFold, crfNorm, crfSeedWords, crfSplat, crfUnary, crfUpdate, type CrfLatticeTensors } from '../kernels/wsss/crf.js';
 import {
   CRF_LATTICE_AXES,
   CRF_LATTICE_INFO_WORDS,
   crfLatticeCsr,
-  crfLatticeFill,
   crfLatticeFirst,
   crfLatticeInsert,
   crfLatticeNeighbours,
@@ -44,6 +44,7 @@ import {
   crfLatticeVertex,
 } from '../kernels/wsss/crf-lattice.js';
 import { bilateralFeatures, buildLattice, gaussianFeatures, latticeConstants, type PermutohedralLattice } from './crf-lattice.js';
+import { readLabelWords } from './labels.js';
 
 const OP = 'denseCrf';
 
@@ -357,7 +358,7 @@ export async function buildCrfLatticeGpu(
       imageWords = temp(gpu.upload(words, [words.length], 'u32', 'crf lattice image'));
     }
     const info = temp(gpu.empty([CRF_LATTICE_INFO_WORDS], 'u32', 'crf lattice counters'));
-    await crfLatticeFill(gpu, info, CRF_LATTICE_INFO_WORDS, 0);
+    await fillWords(gpu, info, CRF_LATTICE_INFO_WORDS, 0);
 
     // Per lattice: entry keys and weights, then the hash table and the vertex numbering.
     const lattices: GpuLatticeParts[] = [];
@@ -387,11 +388,11 @@ export async function buildCrfLatticeGpu(
     }
     async function numberVertices(l: GpuLatticeParts, maxClaims: number): Promise<void> {
       const { d, which, entries, capacity } = l;
-      await crfLatticeFill(gpu, l.table, capacity, 0xffffffff);
+      await fillWords(gpu, l.table, capacity, 0xffffffff);
       await crfLatticeInsert(gpu, { d, entries, capacity, maxClaims, which }, l.keys, l.table, l.entrySlot, info);
       await crfLatticeFirst(gpu, { entries, capacity, which }, l.table, l.entrySlot, info, l.scan);
       await exclusiveScan(gpu, l.scan, entries + 1);
-      await crfLatticeFill(gpu, l.count, entries, 0);
+      await fillWords(gpu, l.count, entries, 0);
       await crfLatticeVertex(gpu, { entries, realEntries: n * (d + 1), which, capacity }, l.table, l.entrySlot, l.scan, { entryVertex: l.vertex, firstEntry: l.firstEntry, count: l.count, info });
     }
     const [g, b] = lattices as [GpuLatticeParts, GpuLatticeParts];
@@ -401,7 +402,7 @@ export async function buildCrfLatticeGpu(
     const vertices = [counts[0]!, counts[1]!];
     const again = lattices.filter((l) => counts[2 + l.which] !== 0);
     if (again.length) {
-      await crfLatticeFill(gpu, info, CRF_LATTICE_INFO_WORDS, 0);
+      await fillWords(gpu, info, CRF_LATTICE_INFO_WORDS, 0);
       for (const l of again) {
         const { full } = specs[l.which]!;
         drop(l.table);
@@ -454,7 +455,7 @@ export async function buildCrfLatticeGpu(
     drop(g.vertex, b.vertex, g.weight, b.weight);
 
     const neighbours = output(gpu.empty([CRF_LATTICE_AXES * slots * 2], 'u32', 'crf neighbours'));
-    await crfLatticeFill(gpu, neighbours, CRF_LATTICE_AXES * slots * 2, 0);
+    await fillWords(gpu, neighbours, CRF_LATTICE_AXES * slots * 2, 0);
     await crfLatticeNeighbours(
       gpu,
       { d: 2, entries: g.entries, capacity: g.capacity, slots, firstSlot: 1, vertices: gaussianVertices, ordered: false },
@@ -572,7 +573,7 @@ export async function denseCrf(gpu: Gpu, opts: DenseCrfOptions): Promise<{ q: Te
     owned.push(rowStart, entryPixel, entryWeight, neighbours, pixelSlot, pixelWeight);
     const { slots, axes, entries } = lat;
     const bad = keep(gpu.empty([1], 'u32', 'crf bad'));
-    await crfLatticeFill(gpu, bad, 1, 0);
+    await fillWords(gpu, bad, 1, 0);
     const nrm = keep(gpu.empty([2, pixels], 'f32', 'crf nrm'));
     // (slot or pixel, f32 bits) pairs, written by crf_norm and crf_fold.
     const sliceVertex = keep(gpu.empty([pixelWeight.size, 2], 'u32', 'crf slice_vertex'));
@@ -713,13 +714,7 @@ function float32AtLeast(t: number): number {
  */
 export async function crfSeeds(gpu: Gpu, q: Tensor, keys: readonly number[], opts: CrfSeedOptions = {}): Promise<Uint8Array> {
   const pixels = q instanceof Tensor && q.rank === 3 ? q.shape[1]! * q.shape[2]! : 0;
-  const seeds = await crfSeedLabelWords(gpu, q, keys, opts);
-  try {
-    const words = (await gpu.read(seeds)) as Uint32Array;
-    return new Uint8Array(words.buffer, words.byteOffset, pixels).slice();
-  } finally {
-    gpu.release(seeds);
-  }
+  return readLabelWords(gpu, await crfSeedLabelWords(gpu, q, keys, opts), pixels);
 }
 
 /** crfSeeds left on the GPU: u32 [ceil(H·W/4)], four label bytes per word. */

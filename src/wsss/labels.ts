@@ -78,11 +78,21 @@ export async function labelMapPacked(gpu: Gpu, scores: Tensor, opts: LabelMapOpt
 
 /** The label map as bytes [H·W], row-major (0 background, keys + 1 classes). */
 export async function labelMap(gpu: Gpu, scores: Tensor, opts: LabelMapOptions): Promise<Uint8Array> {
-  const packed = await labelMapPacked(gpu, scores, opts);
-  const pixels = scores.shape[1]! * scores.shape[2]!;
-  const words = (await gpu.read(packed)) as Uint32Array;
-  gpu.release(packed);
+  return readLabelWords(gpu, await labelMapPacked(gpu, scores, opts), scores.shape[1]! * scores.shape[2]!);
+}
+
+/** Label bytes [pixels] from u32 words holding four labels each (byte 0 = the first pixel). */
+export function unpackLabelWords(words: Uint32Array, pixels: number): Uint8Array {
   return new Uint8Array(words.buffer, words.byteOffset, pixels).slice();
+}
+
+/** Reads a packed label map (u32 [ceil(pixels/4)]) back as bytes [pixels], and frees it. */
+export async function readLabelWords(gpu: Gpu, words: Tensor, pixels: number): Promise<Uint8Array> {
+  try {
+    return unpackLabelWords((await gpu.read(words)) as Uint32Array, pixels);
+  } finally {
+    gpu.release(words);
+  }
 }
 
 /**

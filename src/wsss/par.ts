@@ -16,7 +16,7 @@ import { resizeLinear } from '../kernels/bilinear.js';
 import { unary } from '../kernels/elementwise.js';
 import { copy } from '../kernels/layout.js';
 import { afaCombine, parAffinityWeights, parSoftmax, parStep } from '../kernels/wsss/par.js';
-import { labelMapPacked } from './labels.js';
+import { labelMapPacked, readLabelWords } from './labels.js';
 import { MAX_CLASSES } from './labelset.js';
 
 /** AFA's dilations (scripts/dist_train_voc.py): 6 groups of 8 neighbours. */
@@ -166,14 +166,7 @@ export const AFA_IGNORE = 255;
  * background pixels set to 255 unless the low-bg run also says background (then 0). Uint8Array [h·w].
  */
 export async function afaLabels(gpu: Gpu, opts: AfaLabelOptions): Promise<Uint8Array> {
-  const words = await afaLabelWords(gpu, opts);
-  try {
-    const [h, w] = [opts.image.shape[1]!, opts.image.shape[2]!];
-    const packed = (await gpu.read(words)) as Uint32Array;
-    return new Uint8Array(packed.buffer, packed.byteOffset, h * w).slice();
-  } finally {
-    gpu.release(words);
-  }
+  return readLabelWords(gpu, await afaLabelWords(gpu, opts), opts.image.shape[1]! * opts.image.shape[2]!);
 }
 
 /** afaLabels left on the GPU: u32 [ceil(h·w/4)], four label bytes per word. */

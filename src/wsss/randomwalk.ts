@@ -27,7 +27,7 @@ import { Tensor } from '../gpu/tensor.js';
 import { resizeLinear } from '../kernels/bilinear.js';
 import { matmul } from '../kernels/matmul.js';
 import { rwAffinity, rwDense, rwSeeds } from '../kernels/wsss/randomwalk.js';
-import { labelMapPacked } from './labels.js';
+import { labelMapPacked, readLabelWords } from './labels.js';
 import { MAX_CLASSES } from './labelset.js';
 
 export const RW_DEFAULTS = { beta: 8, logt: 8, alpha: 16, radius: 5, stride: 8 } as const;
@@ -103,13 +103,7 @@ export interface RandomWalkResult {
 /** psa's random-walk propagation of CAMs over feature affinities (§6). */
 export async function randomWalk(gpu: Gpu, opts: RandomWalkOptions): Promise<RandomWalkResult> {
   const { scores, labelWords } = await randomWalkOnGpu(gpu, opts);
-  try {
-    const pixels = opts.cams.shape[1]! * opts.cams.shape[2]!;
-    const packed = (await gpu.read(labelWords)) as Uint32Array;
-    return { scores, labels: new Uint8Array(packed.buffer, packed.byteOffset, pixels).slice() };
-  } finally {
-    gpu.release(labelWords);
-  }
+  return { scores, labels: await readLabelWords(gpu, labelWords, opts.cams.shape[1]! * opts.cams.shape[2]!) };
 }
 
 /** randomWalk with the labels left on the GPU: u32 [ceil(H·W/4)], four label bytes per word. */

@@ -38,6 +38,7 @@ import { checkFitsDevice } from './limits.js';
 import { SeedContext, SeedError, type CamProduct } from './stage.js';
 import type { Tensor } from '../gpu/tensor.js';
 import { labelSetEmbeddings } from './text.js';
+import { unpackLabelWords } from './labels.js';
 
 export { SeedError } from './stage.js';
 export { checkFitsDevice } from './limits.js';
@@ -258,7 +259,7 @@ export class SeedPipeline {
       let at = ctx.flags.length;
       const probs = host[at++] as Float32Array;
       const maps: Partial<Record<Stage, Uint8Array>> = {};
-      for (const s of mapNames) maps[s] = unpackLabels(host[at++] as Uint32Array, W * H);
+      for (const s of mapNames) maps[s] = unpackLabelWords(host[at++] as Uint32Array, W * H);
       const gridCams = read.has('gridCams') ? (host[at++] as Float32Array) : undefined;
       const cams = read.has('cams') ? (host[at++] as Float32Array) : undefined;
       const flops = ctx.cam.flops ? Object.fromEntries(Object.entries(ctx.cam.flops).map(([k, v]) => [`${source.name}.${k}`, v])) : undefined;
@@ -280,11 +281,6 @@ export class SeedPipeline {
  */
 export async function generateSeeds(image: RgbaImage, labels: readonly number[] | string, options: SeedOptions & { model: ClipModel }): Promise<SeedResult> {
   return new SeedPipeline(options.model).run(image, labels, options);
-}
-
-/** Label bytes [pixels] from words holding four labels each (byte 0 = the first pixel). */
-function unpackLabels(words: Uint32Array, pixels: number): Uint8Array {
-  return new Uint8Array(words.buffer, words.byteOffset, pixels).slice();
 }
 
 function checkLabels(labels: readonly number[], set: LabelSet): number[] {

@@ -1109,7 +1109,7 @@ function crfCases(): ConformanceCase[] {
     }),
     defineCase({
       kernels: [
-        'crf_lattice_fill', 'crf_lattice_simplex', 'crf_lattice_insert', 'crf_lattice_first', 'crf_lattice_vertex', 'crf_lattice_order',
+        'fill_u32', 'crf_lattice_simplex', 'crf_lattice_insert', 'crf_lattice_first', 'crf_lattice_vertex', 'crf_lattice_order',
         'crf_lattice_slots', 'crf_lattice_sortkeys', 'crf_lattice_csr', 'crf_lattice_pixels', 'crf_lattice_neighbours',
       ],
       shape: 'buildCrfLatticeGpu 17×19 (both lattices, CSR tables)',

@@ -17,7 +17,7 @@ import { KernelError } from '../../gpu/errors.js';
 import { ceilDiv, defineKernel, grid1d } from '../../gpu/kernel.js';
 import { Tensor } from '../../gpu/tensor.js';
 import { copy } from '../layout.js';
-import { crfLatticeFill } from './crf-lattice.js';
+import { fillWords } from '../layout.js';
 
 // ---------------------------------------------------------------------------------------------
 // Kernel descriptors
@@ -268,7 +268,7 @@ export async function boxMaskCams(gpu: Gpu, cams: Tensor, grid: readonly [number
   const bad = gpu.empty([1], 'u32', 'box bad value');
   const work = gpu.empty([BOX_WORK_PER_CELL * Math.max(k, 1) * n], 'u32', 'box union-find');
   try {
-    await crfLatticeFill(gpu, bad, 1, 0);
+    await fillWords(gpu, bad, 1, 0);
     if (k > 0) await gpu.run(boxMaskKernel, { k, gh: gh!, gw: gw!, clip: mode === 'clip-es' }, { cams, thr_of: table, masked, mask, work, bad });
   } catch (err) {
     gpu.release(masked, mask, bad);

@@ -6,7 +6,6 @@
 // e = point·(D+1) + r (the D+1 simplex vertices of every pixel and of densecrf's padding points):
 //   crfLatticeSimplex     each entry's vertex key (D integer coordinates) and barycentric weight,
 //                         float32 arithmetic identical to src/wsss/crf-lattice.ts
-//   crfLatticeFill        a u32 array to one value (hash table to "empty", counters to 0)
 //   crfLatticeInsert      keys into an open-addressing hash table; each slot ends holding the
 //                         smallest entry id of its key (its first occurrence)
 //   crfLatticeFirst       first-occurrence flags; their exclusive scan (src/kernels/scan.ts) numbers
@@ -35,16 +34,6 @@ const PIXEL_VERTICES = GAUSSIAN_VERTICES + BILATERAL_VERTICES;
 export const CRF_LATTICE_AXES = BILATERAL_VERTICES;
 
 const grid = (n: number, t: Parameters<typeof grid1d>[1]) => grid1d(ceilDiv(n, WG), t);
-
-export const crfLatticeFillKernel = defineKernel<{ n: number; value: number }>({
-  name: 'crf_lattice_fill',
-  shader: 'wsss/crf_lattice_fill.wgsl',
-  params: () => ({ WG }),
-  uniforms: (a) => ({ n: a.n, value: a.value }),
-  workgroups: (a, t) => grid(a.n, t),
-  sizes: (a) => ({ data: a.n }),
-  cost: (a) => ({ flops: 0, bytes: 4 * a.n }),
-});
 
 export interface SimplexArgs {
   d: 2 | 5;
@@ -258,10 +247,6 @@ export const crfLatticeNeighboursKernel = defineKernel<NeighbourArgs>({
 // Dispatch
 
 /** data[0 .. n) = value (u32). */
-export async function crfLatticeFill(gpu: Gpu, data: Tensor, n: number, value: number): Promise<void> {
-  await gpu.run(crfLatticeFillKernel, { n, value }, { data });
-}
-
 /** One lattice's entry keys [points·(d+1), d] (i32) and barycentric weights [points·(d+1)]. */
 export async function crfLatticeSimplex(gpu: Gpu, args: SimplexArgs, image: Tensor | undefined, tables: Tensor, keys: Tensor, weights: Tensor): Promise<void> {
   await gpu.run(crfLatticeSimplexKernel, args, { image, tables, keys, weights });

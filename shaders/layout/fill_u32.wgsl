@@ -1,5 +1,5 @@
-// Sets data[0 .. n) to one value: the GPU lattice builder's hash table (all "empty") and vertex
-// counters (all 0) start from it. One invocation per value.
+// Sets data[0 .. n) of a u32 array to one value (counters and flags to 0, hash tables to "empty"),
+// on the GPU, so that starting values cost no upload. One invocation per value.
 // @include common/dispatch.wgsl
 
 const WG: u32 = 256u;  // @param invocations per workgroup
