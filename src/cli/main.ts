@@ -26,18 +26,24 @@ exit codes:
   0    done
   1    an error (the message names the culprit), or a run that went on past failed images
   2    a usage error (unknown command or option, missing argument)
-  130  stopped by SIGINT (Ctrl-C), 143 stopped by SIGTERM: the image in progress is abandoned, files
-       already written are complete, no partial or temporary file is left; a dataset run resumes
+  130  stopped by SIGINT (Ctrl-C), 143 stopped by SIGTERM: the process ends by the signal (shells
+       report 128 + N); the image in progress is abandoned, files already written are complete,
+       no partial or temporary file is left; a dataset run resumes
 `;
 }
 
 // A signal stops the command at once: GPU work in flight is dropped with the process, and writes in
-// progress lose only their temporary files (every output is written atomically).
+// progress lose only their temporary files (every output is written atomically). The process then
+// ends by the signal itself, as POSIX programs do (shells report 128 + N: 130, 143): a plain
+// exit() would run native teardown while the WebGPU backend's threads still work, which can crash.
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   process.once(signal, () => {
     const abandoned = abandonPendingWrites();
     process.stderr.write(`\nseedmask: stopped by ${signal}${abandoned ? ` (${abandoned} unfinished file${abandoned > 1 ? 's' : ''} removed)` : ''}\n`);
-    process.exit(EXIT[signal]);
+    // `once` removed the listener, so Node's default disposition is back: the signal ends the process.
+    process.kill(process.pid, signal);
+    // Should the signal be blocked in this thread, end with the shell's code instead.
+    setTimeout(() => process.exit(EXIT[signal]), 1000).unref();
   });
 }
 

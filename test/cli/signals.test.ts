@@ -1,5 +1,5 @@
 // The `seedmask` command is one process: a signal reaches the program that holds the GPU, which
-// stops at once (exit 143 for SIGTERM) and leaves no process, no partial output and no temporary
+// stops at once (ended by the signal: a shell reports 143 for SIGTERM) and leaves no process, no partial output and no temporary
 // file behind; the dataset run then resumes where it stopped. Also with `timeout 5 seedmask …`,
 // the way job runners stop commands.
 import { spawn, spawnSync } from 'node:child_process';
@@ -78,8 +78,10 @@ describe('seedmask under signals', () => {
     }
     const sent = Date.now();
     child.kill('SIGTERM');
-    const { code } = await exited;
-    expect(code, stderr).toBe(143);
+    // Ended by the signal itself (a shell reports 143), not by exit(): no native teardown runs
+    // while GPU work is in flight.
+    const ended = await exited;
+    expect(ended, stderr).toEqual({ code: null, signal: 'SIGTERM' });
     expect(Date.now() - sent, 'stops without finishing the image').toBeLessThan(3000);
     expect(stderr).toMatch(/stopped by SIGTERM/);
     expect(alive(child.pid!)).toBe(false);
