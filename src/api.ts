@@ -55,3 +55,24 @@ export { IoError } from './io/errors.js';
 /** mIoU and per-class scores under the VOC protocol (255 = void). */
 export { ConfusionMatrix, computeScores, VOID } from './eval/confusion.js';
 export type { Scores, ClassScore, VoidPredictionRule } from './eval/confusion.js';
+
+// Training
+/** A training run on (image, label map) pairs: augmentation on the GPU, validation, checkpoints, exact resume. */
+export { train, evaluate, predictLabels, loadTrainedSegmenter, trainedMetadata, encodeTrainedWeights, settingDifferences, checkSettings, epochOrder, stepSamples, TrainRunError } from './train/run.js';
+export type { TrainSettings, TrainModelSettings, TrainData, ImageSet, LabeledImage, TrainHooks, TrainProgress, TrainResult } from './train/run.js';
+export { encodeCheckpoint, loadCheckpoint, CheckpointError, CHECKPOINT_FORMAT } from './train/checkpoint.js';
+export type { TrainCheckpoint, ValidationRecord } from './train/checkpoint.js';
+/** The small segmenter trained from scratch, its weights files, and the trainer (SGD/AdamW, poly schedule). */
+export { SegmenterModel, initSegmenter, saveSegmenter, loadSegmenter, segmenterSpecs, SegmenterError, DEFAULT_SEGMENTER } from './train/segmenter.js';
+export type { SegmenterConfig, SegmenterWeights } from './train/segmenter.js';
+export { SegmenterTrainer, TrainerError } from './train/trainer.js';
+export type { TrainerOptions, OptimizerOptions, OptimizerState, Batch, GpuBatch } from './train/trainer.js';
+export type { TrainableModel, TrainOutputs, TensorSpec, TensorRole } from './train/model.js';
+/** DeepLab-v2 ResNet-101 (deeplab-pytorch) as a trainable model: frozen batch norm, its parameter groups, the MSC objective. */
+export { DeepLabV2Trainable, loadDeepLabV2Weights, initDeepLabV2, DEEPLABV2_PARAM_GROUPS } from './train/deeplab.js';
+export type { DeepLabV2Objective, DeepLabV2TrainConfig, LoadedDeepLabV2, DeepLabV2LoadOptions } from './train/deeplab.js';
+/** DeepLab's training augmentation: parameters drawn per sample from a seed, pixels on the GPU. */
+export { sampleAugment, DEEPLAB_SCALES, AugmentError } from './train/augment.js';
+export type { AugmentOptions, AugmentParams } from './train/augment.js';
+export { augmentBatch, validationInput } from './train/batches.js';
+export type { AugmentSettings } from './train/batches.js';

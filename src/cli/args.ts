@@ -40,3 +40,12 @@ export function requiredOption(args: ParsedArgs, name: string): string {
   if (value === undefined) throw new UsageError(`${name} is required`);
   return value;
 }
+
+/** A finite number option, or undefined when absent. */
+export function numberOption(args: ParsedArgs, name: string): number | undefined {
+  const text = args.values.get(name);
+  if (text === undefined) return undefined;
+  const v = Number(text);
+  if (text.trim() === '' || !Number.isFinite(v)) throw new UsageError(`${name} must be a number, got '${text}'`);
+  return v;
+}

@@ -13,6 +13,7 @@ const commands: Record<string, Command> = {
   maskclip: { summary: 'zero-shot dense labels with MaskCLIP: every class of a label set at every pixel, no image labels needed', load: () => import('./maskclip.js') },
   report: { summary: 'run the whole pipeline on the bundled world and model; write an HTML report (npm start)', load: () => import('./report.js') },
   eval: { summary: 'score predicted label PNGs against ground truth (VOC protocol: mIoU, IoU, precision, recall)', load: () => import('./eval.js') },
+  train: { summary: 'train a segmentation network on seed masks, validate it on ground truth; checkpoints, exact resume', load: () => import('./train.js') },
   segment: { summary: 'run DeepLab (v3 ResNet-50/101, v2 ResNet-101 MSC) on images or a VOC split: label PNGs, logits, mIoU', load: () => import('./segment.js') },
 };
 

@@ -13,7 +13,8 @@ import { writeSeedOutputs } from '../wsss/outputs.js';
 import { CAM_SOURCES, SEED_STAGES } from '../wsss/registry.js';
 import { CAM_SOURCE_NAMES, REFINERS, SeedPipeline, STAGES, type CamSourceName, type Refiner, type SeedOptions, type SeedReadback, type Stage } from '../wsss/seeds.js';
 import { eachImage } from './images.js';
-import { integerOption, parseArgs, requiredOption, UsageError, type ParsedArgs } from './args.js';
+import { integerOption, numberOption, parseArgs, requiredOption, UsageError, type ParsedArgs } from './args.js';
+import { progressWriter, renderBar } from './progress.js';
 
 const USAGE = `usage:
   seedmask seeds --weights W --labels cat,dog IMAGE... -o OUT [options]
@@ -119,14 +120,6 @@ export function camSourceOption(text: string | undefined): CamSourceName {
   return text as CamSourceName;
 }
 
-function numberOption(args: ParsedArgs, name: string): number | undefined {
-  const text = args.values.get(name);
-  if (text === undefined) return undefined;
-  const v = Number(text);
-  if (text.trim() === '' || !Number.isFinite(v)) throw new UsageError(`${name} must be a number, got '${text}'`);
-  return v;
-}
-
 function parseSeedOptions(args: ParsedArgs, labelSet: LabelSet): SeedOptions {
   const refiner = (args.values.get('--refiner') ?? 'crf') as Refiner;
   if (!REFINERS.includes(refiner)) throw new UsageError(`--refiner must be one of ${REFINERS.join(', ')}, got '${refiner}'`);
@@ -153,18 +146,12 @@ function parseSeedOptions(args: ParsedArgs, labelSet: LabelSet): SeedOptions {
 }
 
 async function runDatasetCommand(args: ParsedArgs, pipeline: SeedPipeline, root: string, out: string, labelSet: LabelSet, seedOptions: SeedOptions, recover: () => Promise<SeedPipeline>): Promise<number> {
-  const tty = process.stderr.isTTY;
-  let lastLine = 0;
+  const progress = progressWriter();
   const onProgress = (p: DatasetProgress) => {
     const n = p.done + p.skipped + p.failed;
     const rate = p.done > 0 ? p.seconds / p.done : 0;
     const eta = rate > 0 ? ` eta ${Math.round(rate * (p.total - n))} s` : '';
-    const line = `${renderBar(n / p.total)} ${n}/${p.total} (${p.done} new, ${p.skipped} resumed, ${p.failed} failed)${eta} ${p.id}`;
-    if (tty) process.stderr.write(`\r${line.slice(0, (process.stderr.columns ?? 100) - 1).padEnd(Math.min(100, (process.stderr.columns ?? 100) - 1))}`);
-    else if (p.seconds - lastLine >= 10 || n === p.total) {
-      lastLine = p.seconds;
-      process.stderr.write(`${line}\n`);
-    }
+    progress.update(`${renderBar(n / p.total)} ${n}/${p.total} (${p.done} new, ${p.skipped} resumed, ${p.failed} failed)${eta} ${p.id}`, p.seconds, n === p.total);
   };
   const limitText = args.values.get('--limit');
   const summary = await runDataset(pipeline, {
@@ -178,7 +165,7 @@ async function runDatasetCommand(args: ParsedArgs, pipeline: SeedPipeline, root:
     onProgress,
     recover,
   });
-  if (tty) process.stderr.write('\n');
+  progress.end();
   if (args.flags.has('--json')) {
     process.stdout.write(`${JSON.stringify(summary, (_k, v) => (typeof v === 'number' && Number.isNaN(v) ? null : v), 2)}\n`);
   } else {
@@ -190,10 +177,5 @@ async function runDatasetCommand(args: ParsedArgs, pipeline: SeedPipeline, root:
     process.stdout.write(`summary: ${join(out, 'summary.json')}\n`);
   }
   return summary.failures.length > 0 ? 1 : 0;
-}
-
-function renderBar(fraction: number, width = 24): string {
-  const filled = Math.round(Math.max(0, Math.min(1, fraction)) * width);
-  return `[${'#'.repeat(filled)}${'.'.repeat(width - filled)}]`;
 }
 

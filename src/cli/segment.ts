@@ -1,5 +1,6 @@
 // `seedmask segment --model NAME --weights FILE IMAGE... -o DIR` runs a DeepLab model (torchvision
-// deeplabv3_resnet50/101, deeplab-pytorch DeepLabV2-ResNet101 with MSC) on images and writes one
+// deeplabv3_resnet50/101, deeplab-pytorch DeepLabV2-ResNet101 with MSC) or a segmenter trained by
+// `seedmask train` (--model segmenter, its best.safetensors or last.safetensors) on images and writes one
 // VOC-palette label PNG per image (the per-pixel argmax at the image's size), optionally the logits
 // as .npy. With --voc ROOT it segments a VOC-layout split instead and, where ground truth exists,
 // scores it with the VOC protocol (src/eval). Every file is written atomically.
@@ -17,15 +18,20 @@ import { DeepLabModel } from '../models/deeplab/model.js';
 import { DEEPLAB_MODELS, type DeepLabModelName } from '../weights/layouts/deeplab.js';
 import { WeightFileError } from '../weights/errors.js';
 import { VOC_LABELSET, maskClassNames } from '../wsss/labelset.js';
+import type { RgbaImage } from '../io/image.js';
+import { loadTrainedSegmenter, predictLabels } from '../train/run.js';
+import { SegmenterError, type SegmenterModel } from '../train/segmenter.js';
 import { integerOption, parseArgs, requiredOption, UsageError } from './args.js';
 
 const USAGE = `usage:
   seedmask segment --model NAME --weights FILE [options] IMAGE... -o DIR
   seedmask segment --model NAME --weights FILE --voc ROOT [--split S | --list FILE] -o DIR
-      --model NAME      ${DEEPLAB_MODELS.join(' | ')}
+      --model NAME      ${[...DEEPLAB_MODELS, 'segmenter'].join(' | ')}
                         (must match the checkpoint; the layout is recognised from its keys)
       --weights FILE    checkpoint: torchvision deeplabv3 state dict, or deeplab-pytorch
-                        DeepLabV2 (MSC) state dict; .pth/.pt (torch.save) or .safetensors
+                        DeepLabV2 (MSC) state dict; .pth/.pt (torch.save) or .safetensors;
+                        segmenter: a weights file of \`seedmask train\` (RUN/best.safetensors),
+                        run at the scale and normalisation it was trained with
       -o, --out DIR     output folder (created): <name>.png per image (VOC palette, class ids)
       --resize N        run the network at longest side N (deeplab-pytorch's demo: 513); the
                         logits are resized back to the image before the argmax. Default: as is
@@ -47,6 +53,7 @@ function numberList(text: string, name: string): number[] {
 export async function run(argv: string[]): Promise<number> {
   let gpu: Gpu | undefined;
   let model: DeepLabModel | undefined;
+  let segmenter: SegmenterModel | undefined;
   try {
     const args = parseArgs(argv, {
       values: ['--model', '--weights', '-o', '--out', '--resize', '--scales', '--rates', '--voc', '--split', '--list', '--limit'],
@@ -57,7 +64,7 @@ export async function run(argv: string[]): Promise<number> {
       return 0;
     }
     const name = requiredOption(args, '--model');
-    if (!(DEEPLAB_MODELS as readonly string[]).includes(name)) throw new UsageError(`--model must be one of ${DEEPLAB_MODELS.join(', ')}, got '${name}'`);
+    if (name !== 'segmenter' && !(DEEPLAB_MODELS as readonly string[]).includes(name)) throw new UsageError(`--model must be one of ${[...DEEPLAB_MODELS, 'segmenter'].join(', ')}, got '${name}'`);
     const weights = requiredOption(args, '--weights');
     const outDir = args.values.get('-o') ?? args.values.get('--out');
     if (outDir === undefined) throw new UsageError('-o/--out is required');
@@ -66,6 +73,7 @@ export async function run(argv: string[]): Promise<number> {
     const scalesText = args.values.get('--scales');
     const scales = scalesText === undefined ? undefined : scalesText === 'none' ? [] : numberList(scalesText, '--scales');
     const rates = args.values.has('--rates') ? numberList(args.values.get('--rates')!, '--rates') : undefined;
+    if (name === 'segmenter' && (resize !== undefined || args.flags.has('--logits'))) throw new UsageError('--resize and --logits apply to the DeepLab models (a segmenter runs at the scale it was trained with)');
     if ((scales || rates) && !name.startsWith('deeplabv2')) throw new UsageError('--scales and --rates apply to deeplabv2_resnet101 only');
     const vocRoot = args.values.get('--voc');
     if (vocRoot === undefined && (args.values.has('--split') || args.values.has('--list') || args.values.has('--limit'))) throw new UsageError('--split, --list and --limit need --voc');
@@ -92,9 +100,22 @@ export async function run(argv: string[]): Promise<number> {
 
     gpu = await Gpu.open();
     const t0 = performance.now();
-    model = await DeepLabModel.load(gpu, weights, { model: name as DeepLabModelName, rates });
-    process.stderr.write(`${model.config.name} (${model.layout} layout, ${model.config.classes} classes) from ${weights} on ${gpu.adapterName}, ${((performance.now() - t0) / 1000).toFixed(1)} s to load\n`);
-    if (model.config.classes > 255) throw new DeepLabError(`${model.config.classes} classes do not fit an 8-bit label PNG`);
+    let segmentImage: (image: RgbaImage) => Promise<{ labels: ArrayLike<number>; width: number; height: number; logits?: Float32Array; classes: number }>;
+    let classNames: string[];
+    if (name === 'segmenter') {
+      const loaded = await loadTrainedSegmenter(gpu, weights);
+      segmenter = loaded.model;
+      classNames = loaded.classNames;
+      process.stderr.write(`segmenter (widths ${loaded.model.config.widths.join('-')}, ${loaded.model.config.classes} classes) from ${weights} on ${gpu.adapterName}\n`);
+      segmentImage = async (image) => ({ labels: await predictLabels(loaded.model, image, loaded.augment), width: image.width, height: image.height, classes: loaded.model.config.classes });
+    } else {
+      const m = await DeepLabModel.load(gpu, weights, { model: name as DeepLabModelName, rates });
+      model = m;
+      process.stderr.write(`${m.config.name} (${m.layout} layout, ${m.config.classes} classes) from ${weights} on ${gpu.adapterName}, ${((performance.now() - t0) / 1000).toFixed(1)} s to load\n`);
+      if (m.config.classes > 255) throw new DeepLabError(`${m.config.classes} classes do not fit an 8-bit label PNG`);
+      classNames = maskClassNames(VOC_LABELSET);
+      segmentImage = (image) => m.segment(image, { resize, logits: args.flags.has('--logits'), scales });
+    }
     // Created only once the checkpoint is known good.
     await mkdir(outDir, { recursive: true }).catch((err: unknown) => {
       throw new IoError(outDir, `cannot create the output folder: ${messageOf(err)}`, { cause: err });
@@ -103,16 +124,17 @@ export async function run(argv: string[]): Promise<number> {
     for (const { id, path } of items) {
       const t = performance.now();
       const image = await readImage(path);
-      const result = await model.segment(image, { resize, logits: args.flags.has('--logits'), scales });
+      const result = await segmentImage(image);
       const labels = Uint8Array.from(result.labels);
       await writeLabelMap(join(outDir, `${id}.png`), { width: result.width, height: result.height, data: labels });
       if (result.logits) await writeNpy(join(outDir, `${id}.logits.npy`), result.logits, [result.classes, result.height, result.width]);
       process.stdout.write(`${id}: ${result.width}×${result.height} → ${join(outDir, `${id}.png`)} (${((performance.now() - t) / 1000).toFixed(1)} s)\n`);
     }
 
-    const names = maskClassNames(VOC_LABELSET);
-    if (voc && model.config.classes !== names.length) {
-      process.stdout.write(`the model has ${model.config.classes} classes, VOC ${names.length}: nothing scored\n`);
+    const names = classNames;
+    const modelClasses = segmenter?.config.classes ?? model!.config.classes;
+    if (voc && modelClasses !== names.length) {
+      process.stdout.write(`the model has ${modelClasses} classes, VOC ${names.length}: nothing scored\n`);
     } else if (voc) {
       const gtIds: string[] = [];
       for (const { id } of items) if (existsSync(voc.maskPath(id))) gtIds.push(id);
@@ -129,13 +151,14 @@ export async function run(argv: string[]): Promise<number> {
       process.stderr.write(`seedmask segment: ${err.message}\n\n${USAGE}`);
       return 2;
     }
-    if (err instanceof IoError || err instanceof WeightFileError || err instanceof DeepLabError || err instanceof RangeError) {
+    if (err instanceof IoError || err instanceof WeightFileError || err instanceof DeepLabError || err instanceof SegmenterError || err instanceof RangeError) {
       process.stderr.write(`seedmask segment: ${err.message}\n`);
       return 1;
     }
     throw err;
   } finally {
     await model?.destroy();
+    segmenter?.release();
     await gpu?.destroy();
   }
 }

@@ -82,3 +82,39 @@ export function stackedBars(runs: Array<{ label: string; stages: Array<{ name: s
   });
   return { svg: svg(L.label + L.bar + L.text, runs.length * rowH + 24, rows.join('')), names, colour };
 }
+
+/**
+ * Line chart of one or more series over a shared x axis (e.g. the training loss and the validation
+ * mIoU against the step): each series on its own y range (`min`..`max`, default its data's),
+ * marked at the right end with its last value.
+ */
+export function lineChart(opts: {
+  series: Array<{ label: string; points: Array<[number, number]>; min?: number; max?: number; format?: (v: number) => string }>;
+  width?: number;
+  height?: number;
+  xLabel?: string;
+}): string {
+  const width = opts.width ?? 720, height = opts.height ?? 260;
+  const pad = { left: 50, right: 150, top: 12, bottom: 30 };
+  const all = opts.series.flatMap((s) => s.points.map((p) => p[0]));
+  const x0 = all.length ? Math.min(...all) : 0;
+  const x1 = all.length ? Math.max(...all) : 1;
+  const sx = (x: number) => pad.left + ((x - x0) / (x1 - x0 || 1)) * (width - pad.left - pad.right);
+  let body = `<rect x="${pad.left}" y="${pad.top}" width="${width - pad.left - pad.right}" height="${height - pad.top - pad.bottom}" fill="none" stroke="#ccc"/>`;
+  body += `<text x="${pad.left}" y="${height - 8}" font-size="11">${x0}</text><text x="${width - pad.right}" y="${height - 8}" font-size="11" text-anchor="end">${x1}</text>`;
+  if (opts.xLabel) body += `<text x="${(pad.left + width - pad.right) / 2}" y="${height - 8}" font-size="11" text-anchor="middle">${escapeHtml(opts.xLabel)}</text>`;
+  opts.series.forEach((s, i) => {
+    const ys = s.points.map((p) => p[1]).filter(Number.isFinite);
+    if (ys.length === 0) return;
+    const lo = s.min ?? Math.min(...ys), hi = s.max ?? Math.max(...ys);
+    const sy = (y: number) => height - pad.bottom - ((y - lo) / (hi - lo || 1)) * (height - pad.top - pad.bottom);
+    const colour = paletteColour(i);
+    const path = s.points.filter((p) => Number.isFinite(p[1])).map((p, k) => `${k ? 'L' : 'M'}${sx(p[0]).toFixed(1)},${sy(p[1]).toFixed(1)}`).join('');
+    const last = s.points[s.points.length - 1]!;
+    const fmt = s.format ?? ((v: number) => v.toFixed(3));
+    body += `<path d="${path}" fill="none" stroke="${colour}" stroke-width="1.5"/>`;
+    if (s.points.length === 1) body += `<circle cx="${sx(last[0]).toFixed(1)}" cy="${sy(last[1]).toFixed(1)}" r="3" fill="${colour}"/>`;
+    body += `<text x="${width - pad.right + 6}" y="${pad.top + 14 + 16 * i}" font-size="11" fill="${colour}">${escapeHtml(s.label)} ${escapeHtml(fmt(last[1]))} (${escapeHtml(fmt(lo))}–${escapeHtml(fmt(hi))})</text>`;
+  });
+  return svg(width, height, body);
+}

@@ -7,6 +7,11 @@
 //   const loss = await tape.crossEntropy(logits, labels);            // loss tensor [3], yours
 //   const updated = await tape.backward();                            // parameter gradients written
 //
+// Losses. The objective is the sum of the tape's crossEntropy losses (several outputs, as
+// DeepLab-v2's multi-scale training), each times its `scale` (gradient accumulation's 1/iterSize):
+// backward seeds each loss's dlogits into its logits' gradient, adding where two losses read one
+// value, and runs one reverse pass for all.
+//
 // Why a tape and not the static graph runner (src/graph/): training needs, besides the forward, a
 // reverse pass over the same values, tensors kept from one to the other, and gradient sums where a
 // value has several consumers. An eager tape on the pool gets all of that right with little code;
@@ -24,11 +29,12 @@
 //
 // Gradient sums. A value read by several ops collects the sum of their gradients: the first
 // arrives in a new tensor (or, for a parameter, overwrites its gradient buffer: there is no separate
-// zero_grad), later ones are added by the kernel's `accumulate` (or accumulateGrad where a kernel
-// cannot add). A residual add hands the same gradient to both inputs without copying: such a shared
-// gradient is copied on write. Floating-point addition of two terms commutes, so the results do not
-// depend on which arrived first; with three or more the order is the tape's, fixed: the same adapter
-// gives bit-identical gradients from run to run.
+// zero_grad; TapeOptions.accumulateGrads names parameters whose buffer already holds a gradient to
+// add to instead, for sums across tapes), later ones are added by the kernel's `accumulate` (or
+// accumulateGrad where a kernel cannot add). A residual add hands the same gradient to both inputs
+// without copying: such a shared gradient is copied on write. Floating-point addition of two terms
+// commutes, so the results do not depend on which arrived first; with three or more the order is
+// the tape's, fixed: the same adapter gives bit-identical gradients from run to run.
 import type { Gpu } from '../gpu/context.js';
 import type { Shape, Tensor } from '../gpu/tensor.js';
 import { bilinear } from '../kernels/bilinear.js';
@@ -105,6 +111,12 @@ export interface TapeOptions {
    * activation is held until dispose() (the tape cannot know which one a later op still reads).
    */
   grad?: boolean;
+  /**
+   * Parameters whose gradient buffers already hold a gradient (an earlier tape's, in gradient
+   * accumulation) that this tape's gradient is added to; true for every parameter. The others are
+   * overwritten on their first gradient of the tape. Default none.
+   */
+  accumulateGrads?: boolean | ReadonlySet<Param>;
 }
 
 export interface TapeConvOptions extends ConvParams {
@@ -126,6 +138,11 @@ export interface TapeCrossEntropyOptions {
   ignoreIndex?: number;
   /** Default 'u32'. */
   labelLayout?: LabelLayout;
+  /**
+   * The loss's weight in the tape's objective (Σ scale·loss): its gradient is scaled by it. The loss
+   * tensor returned is the unscaled loss. Default 1.
+   */
+  scale?: number;
 }
 
 export class Tape {
@@ -136,7 +153,9 @@ export class Tape {
   private readonly paramVars = new Map<Param, Var>();
   /** Parameters whose gradient buffer holds this pass's gradient (written, not stale). */
   private readonly written = new Set<Param>();
-  private root: { logits: Var; dlogits: Tensor } | undefined;
+  private readonly accumulateInto: ReadonlySet<Param> | 'all' | undefined;
+  /** The losses' gradients with respect to their logits, in the order the losses were taken. */
+  private readonly roots: { logits: Var; dlogits: Tensor }[] = [];
   private state: 'forward' | 'backward' | 'done' = 'forward';
 
   constructor(
@@ -145,6 +164,8 @@ export class Tape {
   ) {
     this.training = opts.training ?? true;
     this.grad = opts.grad ?? true;
+    const acc = opts.accumulateGrads;
+    this.accumulateInto = acc === true ? 'all' : acc || undefined;
   }
 
   // ------------------------------------------------------------------------------------------
@@ -272,15 +293,18 @@ export class Tape {
   }
 
   /**
-   * Mean softmax cross-entropy of logits [N, C, H, W] against labels (see softmaxCrossEntropy):
-   * the tape's loss, whose backward starts from it. Returns the loss tensor f32 [3] = (mean loss,
-   * Σ w·l, Σ w), which the caller owns. The gradient is computed here, with the loss.
+   * Mean softmax cross-entropy of logits [N, C, H, W] against labels (see softmaxCrossEntropy): a
+   * term of the tape's objective, which backward starts from. Returns the loss tensor f32 [3] =
+   * (mean loss, Σ w·l, Σ w), unscaled, which the caller owns. The gradient (times opts.scale) is
+   * computed here, with the loss.
    */
   async crossEntropy(logits: Var, labels: Tensor, opts: TapeCrossEntropyOptions = {}): Promise<Tensor> {
-    if (this.root) throw new AutodiffError('crossEntropy: the tape already has a loss');
+    if (this.state !== 'forward') throw new AutodiffError('crossEntropy: the tape is past its forward pass');
+    const { scale, ...ce } = opts;
     const grad = this.grad && logits.requiresGrad;
-    const r = await softmaxCrossEntropy(this.gpu, logits.tensor, labels, { ...opts, grad });
-    if (grad) this.root = { logits, dlogits: r.dlogits! };
+    if (grad && logits.kind !== 'activation') throw new AutodiffError('crossEntropy: the logits must be computed on the tape');
+    const r = await softmaxCrossEntropy(this.gpu, logits.tensor, labels, { ...ce, grad, ...(scale !== undefined ? { gradScale: scale } : {}) });
+    if (grad) this.roots.push({ logits, dlogits: r.dlogits! });
     return r.loss;
   }
 
@@ -288,21 +312,27 @@ export class Tape {
   // Backward
 
   /**
-   * Runs the backward passes from the loss, in reverse order of the forward, writing every
+   * Runs the backward passes from the losses, in reverse order of the forward, writing every
    * parameter gradient reached, and releases everything the tape holds (but kept values). Returns
    * the parameters whose gradient buffer now holds this pass's gradient; the others' buffers are
    * stale (as PyTorch leaves .grad None, an optimizer should skip them).
    */
   async backward(): Promise<Set<Param>> {
     if (this.state !== 'forward') throw new AutodiffError('backward: already run');
-    if (!this.root) throw new AutodiffError('backward: the tape has no loss (call crossEntropy first, with grad on)');
+    if (this.roots.length === 0) throw new AutodiffError('backward: the tape has no loss (call crossEntropy first, with grad on)');
     this.state = 'backward';
     try {
       // Activations no backward reads are done with once the forward is.
       for (const v of this.activations) if (v.saves === 0) this.releaseVar(v);
-      const { logits, dlogits } = this.root;
-      this.root = undefined;
-      logits.grad = { t: dlogits, refs: 1 };
+      for (const { logits, dlogits } of this.roots.splice(0)) {
+        if (!logits.grad) {
+          logits.grad = { t: dlogits, refs: 1 };
+        } else {
+          // Released at once: the add is recorded before any later use of the pool's buffer.
+          await accumulateGrad(this.gpu, logits.grad.t, dlogits);
+          this.gpu.release(dlogits);
+        }
+      }
       for (let i = this.nodes.length - 1; i >= 0; i--) {
         const node = this.nodes[i]!;
         const out = node.output;
@@ -328,8 +358,7 @@ export class Tape {
   dispose(): void {
     if (this.state === 'done') return;
     this.state = 'done';
-    if (this.root) this.gpu.release(this.root.dlogits);
-    this.root = undefined;
+    this.gpu.release(...this.roots.splice(0).map((r) => r.dlogits));
     for (const node of this.nodes) this.gpu.release(...node.own);
     this.nodes.length = 0;
     for (const v of this.activations) {
@@ -342,6 +371,12 @@ export class Tape {
 
   // ------------------------------------------------------------------------------------------
   // Internals
+
+  /** Whether p's next gradient overwrites its buffer (the tape's first, and nothing held to add to). */
+  private firstWrite(p: Param): boolean {
+    if (this.written.has(p)) return false;
+    return this.accumulateInto === undefined || (this.accumulateInto !== 'all' && !this.accumulateInto.has(p));
+  }
 
   private activation(t: Tensor, inputs: (Var | undefined)[]): Var {
     if (this.state !== 'forward') throw new AutodiffError('the tape is past its forward pass');
@@ -379,7 +414,7 @@ export class Tape {
     if (!v.requiresGrad) return null;
     if (v.kind === 'param') {
       const p = v.param!;
-      const first = !this.written.has(p);
+      const first = this.firstWrite(p);
       this.written.add(p);
       if (first || canAccumulate) return { out: p.grad, accumulate: !first, done: async () => {} };
       return {
@@ -443,7 +478,7 @@ export class Tape {
       if (v.kind !== 'param' || !v.param) throw new AutodiffError('weights, biases, γ and β must be parameters (Tape.param) or frozen inputs');
       return v.param;
     });
-    const first = params.map((p) => !this.written.has(p));
+    const first = params.map((p) => this.firstWrite(p));
     if (first.some((f) => f !== first[0])) throw new AutodiffError(`parameters ${params.map((p) => p.name).join(', ')} are computed together but used apart`);
     await run(params.map((p) => p.grad), !first[0]);
     for (const p of params) this.written.add(p);

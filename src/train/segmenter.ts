@@ -23,6 +23,9 @@ import { loadWeights, type WeightInput } from '../weights/index.js';
 import { encodeSafetensors } from '../weights/safetensors.js';
 import { Rng, mixSeed } from '../world/rng.js';
 import type { Param, Tape, Var } from './autodiff.js';
+import type { TensorRole, TensorSpec, TrainableModel } from './model.js';
+
+export type { TensorRole, TensorSpec } from './model.js';
 
 export interface SegmenterConfig {
   /** Output classes (the world: 11, background and 10 objects). */
@@ -39,15 +42,6 @@ export const BN_EPS = 1e-5;
 export const BN_MOMENTUM = 0.1;
 
 export type SegmenterWeights = Map<string, Float32Array>;
-
-export type TensorRole = 'conv' | 'classifier' | 'bias' | 'bn_weight' | 'bn_bias' | 'running_mean' | 'running_var';
-
-export interface TensorSpec {
-  name: string;
-  /** PyTorch's shape. */
-  shape: number[];
-  role: TensorRole;
-}
 
 export class SegmenterError extends Error {
   constructor(message: string) {
@@ -215,7 +209,7 @@ interface BnTensors {
 }
 
 /** The segmenter on a Gpu: parameters with gradient buffers, running statistics, the forward on a tape. */
-export class SegmenterModel {
+export class SegmenterModel implements TrainableModel {
   /** Trainable parameters in spec order. */
   readonly params: Param[] = [];
   private readonly byName = new Map<string, Param>();
@@ -294,6 +288,16 @@ export class SegmenterModel {
     const out: SegmenterWeights = new Map();
     this.specs.forEach((s, i) => out.set(s.name, s.shape.length === 4 ? oihwFromOhwi(data[i]!, s.shape) : data[i]!));
     return out;
+  }
+
+  upload(weights: ReadonlyMap<string, Float32Array>): void {
+    if (this.released) throw new SegmenterError('the model was released');
+    checkWeights(this.config, weights as SegmenterWeights);
+    for (const s of this.specs) {
+      const host = weights.get(s.name)!;
+      const target = this.byName.get(s.name)?.value ?? this.running.get(s.name)!;
+      this.gpu.write(target, s.shape.length === 4 ? ohwiFromOihw(host, s.shape) : host);
+    }
   }
 
   release(): void {

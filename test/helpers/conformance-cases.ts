@@ -35,6 +35,7 @@ import { exclusiveScan, radixSortPairs } from '../../src/kernels/scan.js';
 import { batchNormBackward, batchNormForward } from '../../src/kernels/train/batchnorm.js';
 import { bilinearBackward } from '../../src/kernels/train/bilinear.js';
 import { conv2dBackward } from '../../src/kernels/train/conv.js';
+import { augmentBatch, augmentSample, NORMALIZATIONS as AUGMENT_NORMALIZATIONS, packLabelBytes } from '../../src/kernels/train/augment.js';
 import { accumulateGrad, reluBackward } from '../../src/kernels/train/elementwise.js';
 import { softmaxCrossEntropy } from '../../src/kernels/train/loss.js';
 import { adamwStep, sgdStep } from '../../src/kernels/train/optim.js';
@@ -46,11 +47,13 @@ import { afaCombine, parAffinityWeights, parSoftmax, parStep } from '../../src/k
 import { rwAffinity, rwDense, rwSeeds } from '../../src/kernels/wsss/randomwalk.js';
 import { boxMask } from '../../src/wsss/caa.js';
 import { buildCrfLattice, buildCrfLatticeGpu, CLIP_ES_MEAN_BGR, crfImage, crfSeeds, denseCrf, type GpuCrfLattice } from '../../src/wsss/crf.js';
+import { placement as augmentPlacement } from '../../src/train/augment.js';
 import { parOffsets, parPositionSoftmax } from '../../src/wsss/par.js';
 import {
   adamwRef, batchNormRef, bilinearBackwardRef, conv2dBackwardRef, convOutSize, crossEntropyRef, maxAbs as trainMaxAbs, maxPoolBackwardRef, maxPoolRef,
   optimizerBound, reluBackwardRef, sgdRef, sumBound, type ConvSpec as TrainConvSpec, type PoolSpec as TrainPoolSpec,
 } from '../train/reference.js';
+import { augmentRef } from '../train/augment-ref.js';
 import { attentionRef } from './attention-ref.js';
 import { crfSeedsRef, denseCrfRef, fp16, unaryRef } from './crf-ref.js';
 import { matmulRef, transposed } from './matmul-ref.js';
@@ -1515,20 +1518,25 @@ function trainCases(): ConformanceCase[] {
   const evens = (v: Float32Array) => v.filter((_, i) => i % 2 === 0);
   const odds = (v: Float32Array) => v.filter((_, i) => i % 2 === 1);
   return [
-    defineCase({
-      kernels: ['conv2d_backward_input', 'conv2d_backward_weight'],
-      shape: 'x [2, 6, 13, 11] w [4, 3, 3, 3] s2 p1 d2 g2 bias',
+    ...([
+      [['conv2d_backward_input', 'conv2d_backward_weight', 'conv2d_backward_weight_reduce'], 'x [2, 6, 13, 11] w [4, 3, 3, 3] s2 p1 d2 g2 bias',
+        { x: [2, 6, 13, 11], w: [4, 3, 3, 3], stride: [2, 2], padding: [1, 1], dilation: [2, 2], groups: 2 }],
+      [['conv2d_backward_input_depthwise', 'conv2d_backward_weight_depthwise', 'conv2d_backward_weight_reduce'], 'depthwise ×2 x [2, 5, 13, 11] w [10, 3, 3, 1] s2 p1 bias',
+        { x: [2, 5, 13, 11], w: [10, 3, 3, 1], stride: [2, 2], padding: [1, 1], dilation: [1, 1], groups: 5 }],
+    ] as [string[], string, TrainConvSpec][]).map(([kernels, shape, spec], i) => defineCase({
+      kernels,
+      shape,
       setup(gpu) {
-        const spec: TrainConvSpec = { x: [2, 6, 13, 11], w: [4, 3, 3, 3], stride: [2, 2], padding: [1, 1], dilation: [2, 2], groups: 2 };
         const [ho, wo] = convOutSize(spec);
-        const x = randomF32(2 * 6 * 13 * 11, 1501), w = randomF32(4 * 27, 1502), dy = randomF32(2 * 4 * ho * wo, 1503);
-        const t = [gpu.upload(x, spec.x), gpu.upload(w, spec.w), gpu.upload(dy, [2, 4, ho, wo])] as const;
+        const [n, cin, h, w] = spec.x, cout = spec.w[0];
+        const x = randomF32(n * cin * h * w, 1501 + 10 * i), wt = randomF32(spec.w.reduce((a, b) => a * b, 1), 1502 + 10 * i), dy = randomF32(n * cout * ho * wo, 1503 + 10 * i);
+        const t = [gpu.upload(x, spec.x), gpu.upload(wt, spec.w), gpu.upload(dy, [n, cout, ho, wo])] as const;
         const opts = { stride: spec.stride, padding: spec.padding, dilation: spec.dilation, groups: spec.groups, bias: true };
         return tensorsOut(gpu, [...t], async () => {
           const r = await conv2dBackward(gpu, t[2], t[0], t[1], opts);
           return [r.dx!, r.dw, r.db!];
         }, async ([dx, dw, db]) => {
-          const ref = conv2dBackwardRef(spec, x, w, dy);
+          const ref = conv2dBackwardRef(spec, x, wt, dy);
           // Sums of n products in any order: γ_{n+1}·Σ|terms| (test/train/reference.ts).
           return [
             { what: 'dx', got: await gpu.readF32(dx!), want: ref.dx, tol: bound(sumBound(ref.dxAbs, ref.dxTerms), 'γ_n·Σ|terms|') },
@@ -1537,7 +1545,7 @@ function trainCases(): ConformanceCase[] {
           ];
         });
       },
-    }),
+    })),
     defineCase({
       kernels: ['batchnorm_stats', 'batchnorm_apply'],
       shape: 'training [2, 7, 13, 11]: batch statistics, running update',
@@ -1668,6 +1676,28 @@ function trainCases(): ConformanceCase[] {
             { what: 'dlogits', got: await gpu.readF32(dl!), want: ref.dlogits, tol: bound(ref.dBound, '(2e + γ_C + 3ulp)·p + (γ_P + 4u)·|d|') },
           ];
         });
+      },
+    }),
+    defineCase({
+      kernels: ['augment_image', 'augment_labels'],
+      shape: 'RGBA [37, 5] → slot 1 of [3, 3, 9, 7], s1.25, flip, caffe-bgr, packed labels',
+      setup(gpu) {
+        // test/train/augment.test.ts: labels exact; image within u·(9·255 + 2|mean|) + 5u·|want|.
+        const r = rng(1595);
+        const rgba = Uint8Array.from({ length: 4 * 37 * 5 }, () => Math.floor(r() * 256));
+        const labels = Uint8Array.from({ length: 37 * 5 }, () => (r() < 0.1 ? 255 : Math.floor(r() * 21)));
+        const words = packLabelBytes(labels);
+        const t = [gpu.upload(new Uint32Array(rgba.buffer), [37, 5], 'u32'), gpu.upload(words, [words.length], 'u32')] as const;
+        const place = augmentPlacement([37, 5], { crop: [9, 7] }, 1.25, [30, 0], true);
+        const ref = augmentRef(rgba, labels, 37, 5, place, AUGMENT_NORMALIZATIONS['caffe-bgr']);
+        return tensorsOut(gpu, [...t], async () => {
+          const b = augmentBatch(gpu, 3, [9, 7], 'u8x4');
+          await augmentSample(gpu, t[0], t[1], place, b, 1, { normalization: 'caffe-bgr' });
+          return [b.images, b.labels];
+        }, async ([images, packed]) => [
+          { what: 'image', got: (await gpu.readF32(images!)).subarray(3 * 63, 6 * 63), want: ref.image, tol: bound(ref.bound, 'u·(9·255 + 2|mean|) + 5u·|ref|') },
+          { what: 'labels', got: unpackBytes((await gpu.read(packed!)) as Uint32Array, 3 * 63).subarray(63, 126), want: ref.labels, tol: EXACT },
+        ]);
       },
     }),
     defineCase({

@@ -6,7 +6,11 @@
 //     test/fixtures/train/, case 'chain'), and bit-identical to the kernels chained by hand;
 //   - what the tape leaves in the pool: nothing but the loss (on a second pass, once the resampling
 //     tables are cached);
-//   - a value read twice (c + c) collects both gradients: bit-exactly twice those of conv(x, 2w).
+//   - a value read twice (c + c) collects both gradients: bit-exactly twice those of conv(x, 2w);
+//   - several losses in one tape sum (dlogits seeded and added where they share a value), a loss's
+//     scale scales its gradient, and accumulateGrads adds a tape's gradients to those held: two
+//     losses on one value, one loss of scale 2, and two tapes of which the second accumulates, all
+//     bit-identical (scaling by 2 and x + x are exact in float32).
 import { describe, expect, it } from 'vitest';
 import { bilinear } from '../../src/kernels/bilinear.js';
 import { conv2d } from '../../src/kernels/conv.js';
@@ -30,6 +34,7 @@ reportAfterAll('the tape on the residual network');
 
 const param = (gpu: Gpu, name: string, data: Float32Array, shape: number[]): Param => ({ name, value: gpu.upload(data, shape), grad: gpu.empty(shape) });
 const bits = async (gpu: Gpu, t: Tensor) => Buffer.from((await gpu.readF32(t)).buffer);
+const f32Bits = (a: Float32Array) => Buffer.from(a.buffer, a.byteOffset, a.byteLength);
 
 describe('Tape', () => {
   it('residual network: PyTorch autograd within bounds, the hand-chained kernels bit for bit, nothing left in the pool', async () => {
@@ -133,5 +138,49 @@ describe('Tape', () => {
     expect(sum.loss).toBe(doubled.loss);
     expect(Array.from(sum.grad)).toEqual(Array.from(doubled.grad, (v) => 2 * v));
     gpu.release(x, labels);
+  });
+
+  it('several losses, loss scale, accumulation across tapes: bit-identical sums', async () => {
+    const gpu = await testGpu();
+    const r = rng(9);
+    const [n, ci, h, w, k] = [2, 3, 5, 6, 4];
+    const xs = Float32Array.from({ length: n * ci * h * w }, () => r() * 2 - 1);
+    const ws = Float32Array.from({ length: k * 3 * 3 * ci }, () => r() - 0.5);
+    const bs = Float32Array.from({ length: k }, () => r() - 0.5);
+    const labels = gpu.upload(Uint32Array.from({ length: n * h * w }, (_, i) => (i % 5 === 0 ? 255 : Math.floor(r() * k))), [n * h * w], 'u32');
+    const lowLabels = gpu.upload(Uint32Array.from({ length: n * 3 * 3 }, () => Math.floor(r() * k)), [n * 3 * 3], 'u32');
+    const x = gpu.upload(xs, [n, ci, h, w]);
+    const q = { w: param(gpu, 'w', ws, [k, 3, 3, ci]), b: param(gpu, 'b', bs, [k]) };
+    // logits = conv3x3(x) + b; low = maxpool(relu(logits)): the second loss shares the first's path.
+    const pass = async (losses: { low: boolean; scale?: number }[], accumulateGrads = false) => {
+      const tape = new Tape(gpu, { accumulateGrads });
+      const logits = await tape.conv2d(tape.input(x), tape.param(q.w), { padding: 1, bias: tape.param(q.b) });
+      const low = await tape.maxPool(await tape.relu(logits), { kernel: 2, stride: 2, ceilMode: true });
+      const out: Tensor[] = [];
+      for (const l of losses) out.push(await tape.crossEntropy(l.low ? low : logits, l.low ? lowLabels : labels, l.scale === undefined ? {} : { scale: l.scale }));
+      const updated = await tape.backward();
+      expect([...updated].map((p) => p.name).sort()).toEqual(['b', 'w']);
+      const values = await Promise.all(out.map(async (t) => (await gpu.readF32(t))[0]!));
+      gpu.release(...out);
+      return { values, w: await gpu.readF32(q.w.grad), b: await gpu.readF32(q.b.grad) };
+    };
+    const one = await pass([{ low: false }, { low: true }]);
+    const twiceEach = await pass([{ low: false }, { low: true }, { low: false }, { low: true }]);
+    const scaled = await pass([{ low: false, scale: 2 }, { low: true, scale: 2 }]);
+    await pass([{ low: false }, { low: true }]);
+    const accumulated = await pass([{ low: false }, { low: true }], true);
+    expect(twiceEach.values).toEqual([...one.values, ...one.values]);
+    expect(scaled.values).toEqual(one.values);
+    for (const g of ['w', 'b'] as const) {
+      const doubled = f32Bits(one[g].map((v) => 2 * v));
+      expect(f32Bits(twiceEach[g]).equals(doubled), `${g}: two losses each`).toBe(true);
+      expect(f32Bits(scaled[g]).equals(doubled), `${g}: scale 2`).toBe(true);
+      expect(f32Bits(accumulated[g]).equals(doubled), `${g}: accumulated over two tapes`).toBe(true);
+    }
+    // The single-scale first loss alone differs (the second loss reaches w and b).
+    const first = await pass([{ low: false }]);
+    expect(f32Bits(first.w).equals(f32Bits(one.w))).toBe(false);
+    for (const t of Object.values(q)) gpu.release(t.value, t.grad);
+    gpu.release(x, labels, lowLabels);
   });
 });

@@ -14,7 +14,8 @@ import type { Gpu } from '../../src/gpu/context.js';
 import type { Tensor } from '../../src/gpu/tensor.js';
 import { batchNormBackward, batchNormForward, type BatchNormLayer } from '../../src/kernels/train/batchnorm.js';
 import { bilinearBackward } from '../../src/kernels/train/bilinear.js';
-import { conv2dBackward, conv2dBackwardInput, conv2dBackwardWeight } from '../../src/kernels/train/conv.js';
+import { convGeometry, type ConvPlan } from '../../src/kernels/conv.js';
+import { CONV_INPUT_PLANS, CONV_WEIGHT_PLANS, conv2dBackward, conv2dBackwardInput, conv2dBackwardWeight, type ConvWeightPlan } from '../../src/kernels/train/conv.js';
 import { reluBackward } from '../../src/kernels/train/elementwise.js';
 import { softmaxCrossEntropy } from '../../src/kernels/train/loss.js';
 import { maxPool2dBackward, maxPool2dWithIndices } from '../../src/kernels/train/pool.js';
@@ -23,7 +24,7 @@ import { rng } from '../helpers/rng.js';
 import { check, checkRef, reportAfterAll } from './check.js';
 import { golden, type Golden } from './golden.js';
 import {
-  batchNormRef, bilinearBackwardRef, conv2dBackwardRef, crossEntropyRef, gammaN, maxPoolBackwardRef, maxPoolRef,
+  batchNormRef, bilinearBackwardRef, conv2dBackwardRef, convOutSize, crossEntropyRef, gammaN, maxPoolBackwardRef, maxPoolRef,
   reluBackwardRef, sumBound, type ConvSpec, type Pair, type PoolSpec, type Shape4,
 } from './reference.js';
 
@@ -72,26 +73,105 @@ describe('conv2d backward vs PyTorch autograd', () => {
   it('many workgroups: x [3, 10, 33, 29], w [12, 3, 3, 5], stride 2, padding (1, 2), dilation (1, 2), groups 2, bias; bit-identical reruns', async () => {
     const gpu = await testGpu();
     const spec: ConvSpec = { x: [3, 10, 33, 29], w: [12, 3, 3, 5], stride: [2, 2], padding: [1, 2], dilation: [1, 2], groups: 2 };
-    const [ho, wo] = [Math.floor((33 + 2 - 2 - 1) / 2) + 1, Math.floor((29 + 4 - 4 - 1) / 2) + 1];
+    const [ho, wo] = convOutSize(spec);
     const x = randomF32(size(spec.x), 11), w = randomF32(size(spec.w), 12), dy = randomF32(3 * 12 * ho * wo, 13);
     const ref = conv2dBackwardRef(spec, x, w, dy);
     const tx = gpu.upload(x, spec.x), tw = gpu.upload(w, spec.w), tdy = gpu.upload(dy, [3, 12, ho, wo]);
     const opts = { stride: spec.stride, padding: spec.padding, dilation: spec.dilation, groups: spec.groups, bias: true };
     const r = await conv2dBackward(gpu, tdy, tx, tw, opts);
-    const dw = await gpu.readF32(r.dw);
-    check('conv 3×10×33×29 dx (449 workgroups)', await gpu.readF32(r.dx!), ref.dx, sumBound(ref.dxAbs, ref.dxTerms), `γ_${ref.dxTerms + 1}·Σ|terms|`);
-    check('conv dw (138 workgroups, 765 terms)', dw, ref.dw, sumBound(ref.dwAbs, ref.dwTerms), `γ_${ref.dwTerms + 1}·Σ|terms|`);
-    check('conv db', await gpu.readF32(r.db!), ref.db, sumBound(ref.dbAbs, ref.dwTerms), `γ_${ref.dwTerms + 1}·Σ|terms|`);
-    const again = await conv2dBackwardWeight(gpu, tdy, tx, spec.w, opts);
-    expect(Buffer.from((await gpu.readF32(again.dw)).buffer).equals(Buffer.from(dw.buffer)), 'dw bit-identical on a rerun').toBe(true);
-    gpu.release(tx, tw, tdy, r.dx!, r.dw, r.db!, again.dw, again.db!);
-    // The other adapter kind's plan (lanes over columns, then the pairwise tree) and one between.
-    for (const plan of [{ lanes: 16, rows: 4 }, { lanes: 4, rows: 16 }]) {
-      const t = [gpu.upload(x, spec.x), gpu.upload(dy, [3, 12, ho, wo])] as const;
-      const p = await conv2dBackwardWeight(gpu, t[1], t[0], spec.w, { ...opts, plan });
-      check(`conv dw, ${plan.lanes} lanes × ${plan.rows}`, await gpu.readF32(p.dw), ref.dw, sumBound(ref.dwAbs, ref.dwTerms), `γ_${ref.dwTerms + 1}·Σ|terms|`);
-      check(`conv db, ${plan.lanes} lanes × ${plan.rows}`, await gpu.readF32(p.db!), ref.db, sumBound(ref.dbAbs, ref.dwTerms), `γ_${ref.dwTerms + 1}·Σ|terms|`);
-      gpu.release(...t, p.dw, p.db!);
+    const dx = await gpu.readF32(r.dx!), dw = await gpu.readF32(r.dw), db = await gpu.readF32(r.db!);
+    check('conv 3×10×33×29 dx (4 stride phases)', dx, ref.dx, sumBound(ref.dxAbs, ref.dxTerms), `γ_${ref.dxTerms + 1}·Σ|terms|`);
+    check(`conv dw (split-K, ${ref.dwTerms} terms)`, dw, ref.dw, sumBound(ref.dwAbs, ref.dwTerms), `γ_${ref.dwTerms + 1}·Σ|terms|`);
+    check('conv db', db, ref.db, sumBound(ref.dbAbs, ref.dwTerms), `γ_${ref.dwTerms + 1}·Σ|terms|`);
+    const again = await conv2dBackward(gpu, tdy, tx, tw, opts);
+    const same = (a: Float32Array, b: Float32Array) => Buffer.from(a.buffer).equals(Buffer.from(b.buffer));
+    expect(same(await gpu.readF32(again.dw), dw), 'dw bit-identical on a rerun').toBe(true);
+    expect(same(await gpu.readF32(again.db!), db), 'db bit-identical on a rerun').toBe(true);
+    expect(same(await gpu.readF32(again.dx!), dx), 'dx bit-identical on a rerun').toBe(true);
+    gpu.release(r.dx!, r.dw, r.db!, again.dx!, again.dw, again.db!);
+    // The other adapter kind's plans (fma, larger workgroups and chunks), 4-wide blocks, and
+    // one-row chunks (the most partial sums).
+    const plans: [string, ConvWeightPlan, ConvPlan][] = [
+      ['gpu plans', CONV_WEIGHT_PLANS.gpu, CONV_INPUT_PLANS.gpu],
+      ['4×4 blocks', { tm: 4, tn: 4, wg: 8, chunk: 100, fused: false }, { tm: 4, tn: 4, wgM: 2, wgN: 4, fused: false }],
+      ['8×4, one-row chunks', { tm: 8, tn: 4, wg: 32, chunk: 1, fused: false }, { tm: 8, tn: 4, wgM: 1, wgN: 16, fused: false }],
+      ['4×8', { tm: 4, tn: 8, wg: 1, chunk: 5000, fused: false }, { tm: 4, tn: 8, wgM: 3, wgN: 1, fused: false }],
+    ];
+    for (const [what, plan, inputPlan] of plans) {
+      const p = await conv2dBackward(gpu, tdy, tx, tw, { ...opts, plan, inputPlan });
+      check(`conv dx, ${what}`, await gpu.readF32(p.dx!), ref.dx, sumBound(ref.dxAbs, ref.dxTerms), `γ_${ref.dxTerms + 1}·Σ|terms|`);
+      check(`conv dw, ${what}`, await gpu.readF32(p.dw), ref.dw, sumBound(ref.dwAbs, ref.dwTerms), `γ_${ref.dwTerms + 1}·Σ|terms|`);
+      check(`conv db, ${what}`, await gpu.readF32(p.db!), ref.db, sumBound(ref.dbAbs, ref.dwTerms), `γ_${ref.dwTerms + 1}·Σ|terms|`);
+      gpu.release(p.dx!, p.dw, p.db!);
+    }
+    gpu.release(tx, tw, tdy);
+  });
+
+  // Awkward sizes against the float64 reference: single pixels, odd and prime sizes and channel
+  // counts (partial register blocks, partial channel quads, partial column quads), strides whose
+  // phases see different taps or none, dilation, groups, depthwise with a multiplier; each also
+  // through the kernel the picker does not choose where both apply (the GEMM on a depthwise layer).
+  const awkward: [string, ConvSpec, boolean][] = [
+    ['1×1 image, 1 channel', { x: [1, 1, 1, 1], w: [1, 1, 1, 1], stride: [1, 1], padding: [0, 0], dilation: [1, 1], groups: 1 }, true],
+    ['1×1 image, 3×3 kernel padded', { x: [2, 3, 1, 1], w: [5, 3, 3, 3], stride: [1, 1], padding: [1, 1], dilation: [1, 1], groups: 1 }, true],
+    ['7×13, 5→13, 3×3', { x: [2, 5, 7, 13], w: [13, 3, 3, 5], stride: [1, 1], padding: [1, 1], dilation: [1, 1], groups: 1 }, true],
+    ['13×37, 7→9, stride 2', { x: [1, 7, 13, 37], w: [9, 3, 3, 7], stride: [2, 2], padding: [1, 1], dilation: [1, 1], groups: 1 }, false],
+    ['37×19, 37→6, stride (3, 2), kernel 2×5, dilation (1, 3)', { x: [3, 37, 37, 19], w: [6, 2, 5, 37], stride: [3, 2], padding: [2, 3], dilation: [1, 3], groups: 1 }, true],
+    ['stride 2, dilation 2, no padding: odd pixels get no tap', { x: [2, 4, 9, 11], w: [6, 3, 3, 4], stride: [2, 2], padding: [0, 0], dilation: [2, 2], groups: 1 }, true],
+    ['height 1 < stride 2', { x: [2, 3, 1, 7], w: [5, 1, 3, 3], stride: [2, 2], padding: [0, 1], dilation: [1, 1], groups: 1 }, true],
+    ['1×1 kernel, 64→11 (the classifier)', { x: [2, 64, 6, 9], w: [11, 1, 1, 64], stride: [1, 1], padding: [0, 0], dilation: [1, 1], groups: 1 }, true],
+    ['groups 4, 3 channels each, stride (1, 2)', { x: [2, 12, 9, 37], w: [8, 3, 3, 3], stride: [1, 2], padding: [1, 1], dilation: [1, 1], groups: 4 }, true],
+    ['groups 3, 9→15, dilation 2', { x: [1, 9, 13, 13], w: [15, 3, 3, 3], stride: [1, 1], padding: [2, 2], dilation: [2, 2], groups: 3 }, false],
+    ['depthwise ×2, stride 2', { x: [3, 5, 17, 13], w: [10, 3, 3, 1], stride: [2, 2], padding: [1, 1], dilation: [1, 1], groups: 5 }, true],
+    ['depthwise, kernel 5×3, stride (2, 3), dilation 2', { x: [2, 7, 23, 19], w: [7, 5, 3, 1], stride: [2, 3], padding: [3, 1], dilation: [2, 2], groups: 7 }, true],
+    ['depthwise 1×1 image', { x: [1, 3, 1, 1], w: [3, 1, 1, 1], stride: [1, 1], padding: [0, 0], dilation: [1, 1], groups: 3 }, true],
+  ];
+  it(`awkward sizes (${awkward.length} geometries, each kernel variant that applies)`, async () => {
+    const gpu = await testGpu();
+    for (const [i, [what, spec, bias]] of awkward.entries()) {
+      const [ho, wo] = convOutSize(spec);
+      const x = randomF32(size(spec.x), 700 + 3 * i), w = randomF32(size(spec.w), 701 + 3 * i), dy = randomF32(spec.x[0] * spec.w[0] * ho * wo, 702 + 3 * i);
+      const ref = conv2dBackwardRef(spec, x, w, dy);
+      const tx = gpu.upload(x, spec.x), tw = gpu.upload(w, spec.w), tdy = gpu.upload(dy, [spec.x[0], spec.w[0], ho, wo]);
+      const depthwise = spec.groups > 1 && spec.x[1] === spec.groups;
+      for (const variant of depthwise ? (['depthwise', 'gemm'] as const) : (['gemm'] as const)) {
+        const r = await conv2dBackward(gpu, tdy, tx, tw, { stride: spec.stride, padding: spec.padding, dilation: spec.dilation, groups: spec.groups, bias, variant });
+        const name = `conv ${what}${depthwise ? ` (${variant})` : ''}`;
+        check(`${name} dx`, await gpu.readF32(r.dx!), ref.dx, sumBound(ref.dxAbs, ref.dxTerms), `γ_${ref.dxTerms + 1}·Σ|terms|`);
+        check(`${name} dw`, await gpu.readF32(r.dw), ref.dw, sumBound(ref.dwAbs, ref.dwTerms), `γ_${ref.dwTerms + 1}·Σ|terms|`);
+        if (bias) check(`${name} db`, await gpu.readF32(r.db!), ref.db, sumBound(ref.dbAbs, ref.dwTerms), `γ_${ref.dwTerms + 1}·Σ|terms|`);
+        gpu.release(r.dx!, r.dw, ...(r.db ? [r.db] : []));
+      }
+      gpu.release(tx, tw, tdy);
+    }
+    // The depthwise kernels refuse a layer with several input channels per group.
+    const g = convGeometry([1, 4, 5, 5], [4, 3, 3, 2], { groups: 2 });
+    const t = [gpu.empty([1, 4, g.ho, g.wo]), gpu.empty([4, 3, 3, 2]), gpu.empty([1, 4, 5, 5])] as const;
+    await expect(conv2dBackwardInput(gpu, t[0], t[1], [1, 4, 5, 5], { groups: 2, variant: 'depthwise' })).rejects.toThrow(/one input channel per group/);
+    await expect(conv2dBackwardWeight(gpu, t[0], t[2], [4, 3, 3, 2], { groups: 2, variant: 'depthwise' })).rejects.toThrow(/one input channel per group/);
+    gpu.release(...t);
+  });
+
+  it('a NaN reaches exactly the gradients that depend on it (padding and block tails read zeros, not neighbours)', async () => {
+    const gpu = await testGpu();
+    for (const [what, spec] of [
+      ['3×3 s1 p1', { x: [2, 6, 11, 13], w: [7, 3, 3, 6], stride: [1, 1], padding: [1, 1], dilation: [1, 1], groups: 1 }],
+      ['3×3 s2 p1 d2', { x: [1, 5, 13, 10], w: [9, 3, 3, 5], stride: [2, 2], padding: [1, 1], dilation: [2, 2], groups: 1 }],
+      ['depthwise 3×3 s2', { x: [1, 4, 9, 10], w: [4, 3, 3, 1], stride: [2, 2], padding: [1, 1], dilation: [1, 1], groups: 4 }],
+    ] as [string, ConvSpec][]) {
+      const [ho, wo] = convOutSize(spec);
+      const x = randomF32(size(spec.x), 801), w = randomF32(size(spec.w), 802), dy = randomF32(spec.x[0] * spec.w[0] * ho * wo, 803);
+      // NaN in dy at an edge output pixel, in x at the corner pixel.
+      dy[wo - 1] = Number.NaN;
+      x[0] = Number.NaN;
+      const ref = conv2dBackwardRef(spec, x, w, dy);
+      const tx = gpu.upload(x, spec.x), tw = gpu.upload(w, spec.w), tdy = gpu.upload(dy, [spec.x[0], spec.w[0], ho, wo]);
+      const r = await conv2dBackward(gpu, tdy, tx, tw, { stride: spec.stride, padding: spec.padding, dilation: spec.dilation, groups: spec.groups, bias: true });
+      const finite = (b: Float64Array) => b.map((v) => (Number.isNaN(v) ? 0 : v));
+      check(`NaN ${what} dx`, await gpu.readF32(r.dx!), ref.dx, finite(sumBound(ref.dxAbs, ref.dxTerms)), 'NaN where the reference has one, else γ_n·Σ|terms|');
+      check(`NaN ${what} dw`, await gpu.readF32(r.dw), ref.dw, finite(sumBound(ref.dwAbs, ref.dwTerms)), 'NaN where the reference has one, else γ_n·Σ|terms|');
+      expect(ref.dw.some((v) => !Number.isNaN(v)), 'some weights do not see the NaN').toBe(true);
+      gpu.release(tx, tw, tdy, r.dx!, r.dw, r.db!);
     }
   });
 });

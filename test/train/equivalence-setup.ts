@@ -9,7 +9,7 @@
 //     npx tsx test/train/make-equivalence-inputs.ts
 //
 // then the references with /usr/bin/python3 weights/make_train_equivalence.py.
-import { stackSamples, worldSample } from '../../src/train/data.js';
+import { stackSamples, worldSample } from './world-samples.js';
 import { initSegmenter, segmenterSpecs, type SegmenterConfig } from '../../src/train/segmenter.js';
 import { encodeSafetensors, type SafetensorsEntry } from '../../src/weights/safetensors.js';
 

@@ -5,7 +5,7 @@
 // "everything is background" does, so it learned objects, not just the class prior. Then the
 // weights go through a safetensors file and back and predict the same.
 import { describe, expect, it } from 'vitest';
-import { stackSamples, worldSample } from '../../src/train/data.js';
+import { stackSamples, worldSample } from './world-samples.js';
 import { initSegmenter, loadSegmenter, saveSegmenter, SegmenterModel } from '../../src/train/segmenter.js';
 import { SegmenterTrainer } from '../../src/train/trainer.js';
 import { testGpu } from '../helpers/gpu.js';

@@ -59,8 +59,33 @@ interface BlockNames {
   shortcut?: ConvSource;
 }
 
-function stemNames(layout: DeepLabLayout): ConvSource {
-  return layout === 'torchvision' ? { name: 'backbone.conv1', bn: 'backbone.bn1' } : { name: 'layer1.conv1.conv', bn: 'layer1.conv1.bn' };
+/** The stem: a 7×7 convolution (+ BN + ReLU) and a 3×3 max pool, both stride 2. */
+export interface StemSpec {
+  conv: ConvSource;
+  stride: number;
+  padding: number;
+  pool: { kernel: number; stride: number; padding: number; ceilMode: boolean };
+}
+
+/**
+ * One bottleneck: reduce 1×1 (ReLU) → 3×3 (ReLU) → increase 1×1, plus the shortcut (a projection in
+ * a layer's first block, else the input), then ReLU. Every convolution is followed by its BN.
+ */
+export interface BottleneckSpec extends BlockNames {
+  /** Residual layer (0..3) and block within it (from 0). */
+  layer: number;
+  block: number;
+  /** The block's stride, taken by the projection shortcut and by one of the two below. */
+  stride: number;
+  reduceStride: number;
+  conv3x3Stride: number;
+  /** Dilation (= padding) of the 3×3 convolution. */
+  dilation: number;
+}
+
+export function backboneStem(spec: BackboneSpec): StemSpec {
+  const conv: ConvSource = spec.layout === 'torchvision' ? { name: 'backbone.conv1', bn: 'backbone.bn1' } : { name: 'layer1.conv1.conv', bn: 'layer1.conv1.bn' };
+  return { conv, stride: 2, padding: 3, pool: { kernel: 3, stride: 2, padding: 1, ceilMode: spec.layout === 'deeplab-pytorch' } };
 }
 
 function blockNames(layout: DeepLabLayout, layer: number, block: number): BlockNames {
@@ -78,35 +103,42 @@ function blockNames(layout: DeepLabLayout, layer: number, block: number): BlockN
   return { reduce: unit('reduce'), conv3x3: unit('conv3x3'), increase: unit('increase'), shortcut: block === 0 ? unit('shortcut') : undefined };
 }
 
-/** Every convolution of the backbone, for prepareConvs. */
-export function backboneConvs(spec: BackboneSpec): ConvSource[] {
-  const out = [stemNames(spec.layout)];
-  spec.widths.blocks.forEach((n, l) => {
-    for (let i = 0; i < n; i++) {
-      const b = blockNames(spec.layout, l, i);
-      out.push(b.reduce, b.conv3x3, b.increase, ...(b.shortcut ? [b.shortcut] : []));
+/** Every bottleneck of the backbone in order, with its geometry. */
+export function backboneBlocks(spec: BackboneSpec): BottleneckSpec[] {
+  const out: BottleneckSpec[] = [];
+  spec.layers.forEach((sched, l) => {
+    for (let i = 0; i < spec.widths.blocks[l]!; i++) {
+      const stride = i === 0 ? sched.stride : 1;
+      const onReduce = spec.layout === 'deeplab-pytorch';
+      out.push({
+        ...blockNames(spec.layout, l, i), layer: l, block: i, stride,
+        reduceStride: onReduce ? stride : 1, conv3x3Stride: onReduce ? 1 : stride,
+        dilation: i === 0 ? sched.firstDilation : sched.dilation,
+      });
     }
   });
   return out;
 }
 
+/** Every convolution of the backbone, for prepareConvs. */
+export function backboneConvs(spec: BackboneSpec): ConvSource[] {
+  const out = [backboneStem(spec).conv];
+  for (const b of backboneBlocks(spec)) out.push(b.reduce, b.conv3x3, b.increase, ...(b.shortcut ? [b.shortcut] : []));
+  return out;
+}
+
 /** Adds the backbone on `x` [N, 3, H, W]; returns each residual layer's output (index 0..3). */
 export function buildBackbone(g: Graph, params: DeepLabParams, x: Value, spec: BackboneSpec, tag = ''): Value[] {
-  const stem = convNode(g, params, stemNames(spec.layout).name, x, { stride: 2, padding: 3, activation: 'relu', tag });
-  let h = g.apply(pool2dOp, [stem], { mode: 'max', kernel: 3, stride: 2, padding: 1, ceilMode: spec.layout === 'deeplab-pytorch' }, `${tag}stem.pool`)[0]!;
+  const stem = backboneStem(spec);
+  const y = convNode(g, params, stem.conv.name, x, { stride: stem.stride, padding: stem.padding, activation: 'relu', tag });
+  let h = g.apply(pool2dOp, [y], { mode: 'max', ...stem.pool }, `${tag}stem.pool`)[0]!;
   const outs: Value[] = [];
-  spec.layers.forEach((sched, l) => {
-    for (let i = 0; i < spec.widths.blocks[l]!; i++) {
-      const names = blockNames(spec.layout, l, i);
-      const stride = i === 0 ? sched.stride : 1;
-      const dilation = i === 0 ? sched.firstDilation : sched.dilation;
-      const onReduce = spec.layout === 'deeplab-pytorch';
-      const a = convNode(g, params, names.reduce.name, h, { stride: onReduce ? stride : 1, activation: 'relu', tag });
-      const b = convNode(g, params, names.conv3x3.name, a, { stride: onReduce ? 1 : stride, padding: dilation, dilation, activation: 'relu', tag });
-      const shortcut = names.shortcut ? convNode(g, params, names.shortcut.name, h, { stride, tag }) : h;
-      h = convNode(g, params, names.increase.name, b, { residual: shortcut, activation: 'relu', tag });
-    }
-    outs.push(h);
-  });
+  for (const b of backboneBlocks(spec)) {
+    const a = convNode(g, params, b.reduce.name, h, { stride: b.reduceStride, activation: 'relu', tag });
+    const c = convNode(g, params, b.conv3x3.name, a, { stride: b.conv3x3Stride, padding: b.dilation, dilation: b.dilation, activation: 'relu', tag });
+    const shortcut = b.shortcut ? convNode(g, params, b.shortcut.name, h, { stride: b.stride, tag }) : h;
+    h = convNode(g, params, b.increase.name, c, { residual: shortcut, activation: 'relu', tag });
+    if (b.block === spec.widths.blocks[b.layer]! - 1) outs.push(h);
+  }
   return outs;
 }

@@ -1,11 +1,13 @@
-// Training samples from the synthetic world (src/world/generate.ts), on the host: an image reduced
-// to a small training size and normalised, and its label map (0 background, 1..10 objects, 255 void).
+// Fixed training samples from the synthetic world for the equivalence and smoke tests, made on the
+// host so that PyTorch reads the very same inputs: an image reduced to a small training size and
+// normalised, and its label map (0 background, 1..10 objects, 255 void). Training runs augment on
+// the GPU instead (src/train/batches.ts).
 //
 // Reduction: the image by area averaging (every source pixel weighted by its overlap with the
 // target pixel, so small sizes do not alias), the labels by the source pixel under the target
 // pixel's centre (nearest; a label is never averaged). Normalisation as torchvision's ImageNet
 // models: RGB/255, then (v − mean)/std per channel, in float64 and rounded once.
-import { generateImage } from '../world/generate.js';
+import { generateImage } from '../../src/world/generate.js';
 
 export const IMAGENET_MEAN = [0.485, 0.456, 0.406] as const;
 export const IMAGENET_STD = [0.229, 0.224, 0.225] as const;
