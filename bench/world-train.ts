@@ -18,10 +18,10 @@ const BIN = path.join(ROOT, 'bin', 'seedmask.mjs');
 const WEIGHTS = path.join(ROOT, 'weights', 'world-clip');
 
 /** The training settings of the committed figure (small images: the world CLIP's seeds are coarse). */
-export const WORLD_TRAIN_ARGS = ['--base-size', '96', '--crop', '64', '--batch', '8', '--widths', '16,32,64', '--optimizer', 'adamw', '--lr', '0.005', '--head-lr-mult', '1', '--seed', '1'];
+export const WORLD_TRAIN_ARGS = ['--base-size', '96', '--crop', '64', '--batch', '8', '--widths', '16,32,64', '--lr', '0.05', '--head-lr-mult', '1', '--seed', '1'];
 
 function parse(argv: string[]): { work: string; steps: number; valEvery: number; out?: string } {
-  const o = { work: '/tmp/seedmask-world-train', steps: 800, valEvery: 200, out: undefined as string | undefined };
+  const o = { work: '/tmp/seedmask-world-train', steps: 1200, valEvery: 300, out: undefined as string | undefined };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
     const v = argv[i + 1];

@@ -12,11 +12,15 @@ import type { GpuBatch } from './trainer.js';
 
 /** The augmentation of a training run (JSON: it is part of the run's settings). */
 export interface AugmentSettings {
+  /** Training crop [height, width]. */
   crop: [number, number];
   /** The longer side of every image is first set to this (training and validation). */
   baseSize?: number;
-  scale: { choice: number[] } | { range: [number, number] };
+  /** The random scale: one of a list (deeplab-pytorch), or uniform in [lo, hi). */
+  scale: { /** Scales to pick from. */ choice: number[] } | { /** [lo, hi). */ range: [number, number] };
+  /** Random horizontal flips (p = 0.5). */
   flip: boolean;
+  /** 'imagenet' (torchvision weights) or 'caffe-bgr' (deeplab-pytorch's Caffe-converted weights). */
   normalization: NormalizationName;
 }
 

@@ -16,8 +16,10 @@ import { loadWeights, type WeightInput } from '../weights/index.js';
 import { encodeSafetensors, type SafetensorsEntry } from '../weights/safetensors.js';
 import type { OptimizerState } from './trainer.js';
 
+/** The `format` metadata of a training checkpoint. */
 export const CHECKPOINT_FORMAT = 'seedmask-train-checkpoint';
 
+/** A checkpoint file that cannot be read as one (the message names the file). */
 export class CheckpointError extends Error {
   constructor(message: string) {
     super(message);
@@ -27,20 +29,27 @@ export class CheckpointError extends Error {
 
 /** A validation pass: the step after which it ran and its scores. */
 export interface ValidationRecord {
+  /** Steps taken when it ran. */
   iteration: number;
+  /** Mean IoU over the classes present in the ground truth (VOC protocol), 0..1. */
   miou: number;
+  /** 0..1. */
   pixelAccuracy: number;
+  /** Validation images scored. */
   images: number;
 }
 
+/** Everything a run needs to continue where it stopped. */
 export interface TrainCheckpoint<S = unknown> {
   /** The run's settings; a resumed run must bring the same. */
   settings: S;
   /** Model tensors by name, PyTorch layout. */
   weights: Map<string, Float32Array>;
+  /** The trainer's state (iteration, step counts, buffers). */
   optimizer: OptimizerState;
   /** The loss of every step taken, in order (length = optimizer.iteration). */
   losses: number[];
+  /** Every validation so far. */
   validation: ValidationRecord[];
   /** PyTorch shapes of the model tensors (filled by loadCheckpoint). */
   shapes?: Map<string, number[]>;

@@ -25,27 +25,35 @@ import { augmentBatch, validationInput, type AugmentSettings } from './batches.j
 
 /** The network a run trains: the small segmenter from scratch, or DeepLab-v2 from a checkpoint. */
 export type TrainModelSettings =
-  | { kind: 'segmenter'; config: SegmenterConfig }
+  | { /** The small segmenter, from scratch. */ kind: 'segmenter'; config: SegmenterConfig }
   | {
+      /** deeplab-pytorch's DeepLab-v2 ResNet-101. */
       kind: 'deeplabv2';
       /** deeplab-pytorch checkpoint: a whole DeepLabV2, or a backbone (COCO/ImageNet init) with a fresh ASPP. */
       init: string;
+      /** Output classes, background included. */
       classes: number;
       /** 'msc' (the original's: the four MSC outputs at stride 8), 'lowres' or 'full'. */
       objective: DeepLabV2Objective;
     };
 
+/** Everything that decides a run's steps (a checkpoint keeps it; a resume must bring the same). */
 export interface TrainSettings {
+  /** The network and where its first weights come from. */
   model: TrainModelSettings;
   /** Initial weights, data order and augmentation. */
   seed: number;
   /** Steps of the whole run (the poly schedule's length). */
   steps: number;
+  /** Images per sub-batch. */
   batch: number;
+  /** How each training image becomes a crop (and validation images a network input). */
   augment: AugmentSettings;
+  /** SGD or AdamW and their rates. */
   optimizer: OptimizerOptions;
   /** Poly power; 0 for a constant learning rate. */
   power: number;
+  /** Learning-rate multiplier of the classifier's weights. */
   headLrMult: number;
   /** Learning-rate multiplier of biases (deeplab-pytorch's ASPP biases: 20). */
   biasLrMult: number;
@@ -61,34 +69,50 @@ export interface TrainSettings {
 
 /** An image and its label map (same size; classes 0..K−1, 255 ignored). */
 export interface LabeledImage {
+  /** Names the image in errors. */
   id: string;
   image: RgbaImage;
+  /** [H·W] class ids, row-major. */
   labels: Uint8Array;
 }
 
+/** Labeled images by id: files in Node, fetched or generated images in a browser. */
 export interface ImageSet {
+  /** The ids, in the order the data order permutes. */
   readonly ids: readonly string[];
+  /** The image and labels of `id` (called once per use; cache inside if decoding is costly). */
   load(id: string): Promise<LabeledImage>;
 }
 
+/** What a run reads: training images with their (seed) labels, and validation images with ground truth. */
 export interface TrainData {
+  /** Training images and their labels (e.g. seed masks). */
   train: ImageSet;
+  /** Validation images and their ground truth; without it the run does not validate. */
   val?: ImageSet;
 }
 
+/** A progress report: the losses read back since the last one. */
 export interface TrainProgress {
+  /** The step of losses[0] (0-based). */
   iteration: number;
+  /** Steps of the whole run. */
   steps: number;
   /** Losses read since the last report (steps first … first + length − 1). */
   losses: number[];
+  /** The base learning rate of the next step. */
   lr: number;
   /** Wall seconds of this process's steps so far and how many it took. */
   seconds: number;
+  /** Steps this process took (a resumed run starts at 0). */
   stepsThisRun: number;
 }
 
+/** What a caller sees of a run and where its files go. */
 export interface TrainHooks<S = TrainSettings> {
+  /** After each read-back of losses. */
   onProgress?(p: TrainProgress): void;
+  /** After each validation; `best` when its mIoU beats every earlier one. */
   onValidation?(v: ValidationRecord, best: boolean): void | Promise<void>;
   /** A checkpoint to persist (every checkpointEvery steps and after the last). */
   onCheckpoint?(c: TrainCheckpoint<S>, shapes: ReadonlyMap<string, readonly number[]>): Promise<void>;
@@ -100,10 +124,13 @@ export interface TrainHooks<S = TrainSettings> {
   readEvery?: number;
 }
 
+/** The end of a run. */
 export interface TrainResult<S = TrainSettings> {
+  /** The state after the last step taken (also what onCheckpoint saw last, when the run completed). */
   checkpoint: TrainCheckpoint<S>;
   /** PyTorch shapes of the model's tensors. */
   shapes: ReadonlyMap<string, readonly number[]>;
+  /** shouldStop ended the run before settings.steps. */
   stoppedEarly: boolean;
 }
 
@@ -362,7 +389,7 @@ export async function encodeTrainedWeights(settings: TrainSettings, weights: Rea
  * A segmenter weights file of a training run (RUN/best.safetensors) on the GPU, with its class
  * names and the augmentation settings whose base scale and normalisation prediction uses.
  */
-export async function loadTrainedSegmenter(gpu: Gpu, input: WeightInput): Promise<{ model: SegmenterModel; classNames: string[]; augment: AugmentSettings }> {
+export async function loadTrainedSegmenter(gpu: Gpu, input: WeightInput): Promise<{ /** On the GPU. */ model: SegmenterModel; /** One per class, background first. */ classNames: string[]; /** The run's augmentation settings. */ augment: AugmentSettings }> {
   const { config, weights, metadata } = await loadSegmenter(input);
   let classNames: string[];
   let augment: AugmentSettings;
