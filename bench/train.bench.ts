@@ -272,6 +272,9 @@ interface Load {
   cpuBusy: number;
 }
 
+/** fmtRate, with two significant digits below 0.1 (DeepLab-v2 on SwiftShader trains 0.003 img/s). */
+const fmtSmall = (r: number) => (r >= 0.1 ? fmtRate(r) : r.toPrecision(2));
+
 const machineLoad = async (): Promise<Load> => ({ loadavg: os.loadavg(), cpuBusy: await cpuBusy(500) });
 
 interface PeerReport {
@@ -429,10 +432,10 @@ async function main(): Promise<number> {
       const p = r.peer && !('error' in r.peer) ? r.peer : undefined;
       rows.push([
         r.id, String(r.batch), `${r.size[0]}×${r.size[1]}`,
-        s ? fmtMs(s.warm.p50) : 'failed', s ? fmtRate(s.imgPerS) : '–',
+        s ? fmtMs(s.warm.p50) : 'failed', s ? fmtSmall(s.imgPerS) : '–',
         'step' in r.flops ? (r.flops.step / 1e9).toFixed(r.flops.step < 1e10 ? 2 : 1) : '–',
-        s?.gflops ? fmtRate(s.gflops) : '–',
-        p ? fmtMs(p.warm.p50) : '–', p ? fmtRate(p.imgPerS) : '–', p?.gflops ? fmtRate(p.gflops) : '–',
+        s?.gflops ? fmtSmall(s.gflops) : '–',
+        p ? fmtMs(p.warm.p50) : '–', p ? fmtSmall(p.imgPerS) : '–', p?.gflops ? fmtSmall(p.gflops) : '–',
         r.speedVsPeer !== undefined ? fmtRatio(r.speedVsPeer) : '–',
       ]);
     }
