@@ -30,6 +30,7 @@ const SEEDS = 'bench/results/seeds-swiftshader-2026-12-07-01-49-35.json';
 const SEEDS_TRAFFIC = 'bench/results/seeds-world-clip-swiftshader-2026-12-07.json';
 const SEEDS_RESIDENT = 'bench/results/seeds-world-clip-resident-swiftshader-2026-12-07.json';
 const SOAK_BROWSER = 'bench/results/soak-browser-swiftshader-2026-12-07-00-50-18.json';
+const TRAIN = 'bench/results/train-swiftshader-2026-12-07-06-47-05.json';
 const STAGES = ['cam', 'caa', 'crf', 'par', 'rw'];
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor((xs.length - 1) / 2)];
 // The seeds benchmark's table: seconds (two decimals under 1 s), ratios peer / seedmask.
@@ -47,6 +48,23 @@ const gflops = (k) => (r) => r.cases[k].flops['gradcam.vision'] / mine(k, 'gradc
  * { file, text, values }: the sentence `text` (whitespace-insensitive) with each {} equal to the value.
  */
 export const CHECKS = [
+  { file: TRAIN, text: '(fastest {} ms and {} ms)', values: ['segmenter-64', 'segmenter-96'].map((id) => (r) => r.cases.find((x) => x.id === id).peer.warm.min.toFixed(0)) },
+  ...['segmenter-64', 'segmenter-96', 'deeplabv2-321'].map((id) => {
+    const c = (r) => r.cases.find((x) => x.id === id);
+    const rate = (x) => (x >= 0.1 ? x.toFixed(2) : x.toPrecision(2));
+    const ratio = (x) => `${x.toFixed(x >= 0.1 ? 2 : 3)}×`;
+    return {
+      file: TRAIN,
+      row: `| ${id} |`,
+      cells: [
+        [2, (r) => c(r).seedmask.warm.p50.toFixed(0)],
+        [3, (r) => rate(c(r).seedmask.imgPerS)],
+        [4, (r) => c(r).seedmask.gflops.toFixed(2)],
+        [5, (r) => c(r).peer.warm.p50.toFixed(0)],
+        [6, (r) => ratio(c(r).peer.warm.p50 / c(r).seedmask.warm.p50)],
+      ],
+    };
+  }),
   ...STAGES.map((stage) => ({ file: WORLD_GRADCAM, row: `| ${stage} |`, cells: [[2, stageMiou(stage)]] })),
   ...STAGES.map((stage) => ({ file: WORLD_MASKCLIP, row: `| ${stage} |`, cells: [[3, stageMiou(stage)]] })),
   {
