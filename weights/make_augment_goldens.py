@@ -56,6 +56,9 @@ import tempfile
 
 import cv2
 import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from fixture_blob import Blob  # noqa: E402
 import PIL
 import torch
 from PIL import Image
@@ -71,30 +74,6 @@ SCALES = (0.5, 0.75, 1.0, 1.25, 1.5)  # configs/voc12.yaml DATASET.SCALES
 MEAN_BGR = (104.008, 116.669, 122.675)  # configs/voc12.yaml IMAGE.MEAN, in B, G, R order
 IGNORE = 255
 SOURCES = [((1, 1), (1, 2)), ((7, 13), (6, 11)), ((37, 5), (9, 4)), ((12, 18), (8, 14))]
-
-
-class Blob:
-    """Arrays packed back to back (8-byte aligned) with their index entries."""
-
-    def __init__(self) -> None:
-        self.parts: list[bytes] = []
-        self.size = 0
-
-    def add(self, a: np.ndarray) -> dict:
-        a = np.ascontiguousarray(a)
-        dtype = {np.dtype(np.float32): "f32", np.dtype(np.uint8): "u8", np.dtype(np.uint16): "u16"}[a.dtype]
-        pad = (-self.size) % 8
-        if pad:
-            self.parts.append(b"\0" * pad)
-            self.size += pad
-        entry = {"offset": self.size, "dtype": dtype, "shape": list(a.shape)}
-        raw = a.astype(a.dtype.newbyteorder("<"), copy=False).tobytes()
-        self.parts.append(raw)
-        self.size += len(raw)
-        return entry
-
-    def bytes(self) -> bytes:
-        return b"".join(self.parts)
 
 
 class FixedRandom:

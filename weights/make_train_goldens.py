@@ -55,36 +55,15 @@ import os
 import sys
 
 import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from fixture_blob import Blob  # noqa: E402
 import torch
 import torch.nn.functional as F
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 OUT = os.path.join("test", "fixtures", "train", "goldens")
 IGNORE = 255
-
-
-class Blob:
-    """Arrays packed back to back (8-byte aligned) with their index entries."""
-
-    def __init__(self) -> None:
-        self.parts: list[bytes] = []
-        self.size = 0
-
-    def add(self, a: np.ndarray) -> dict:
-        a = np.ascontiguousarray(a)
-        dtype = {np.dtype(np.float32): "f32", np.dtype(np.float64): "f64", np.dtype(np.uint32): "u32"}[a.dtype]
-        pad = (-self.size) % 8
-        if pad:
-            self.parts.append(b"\0" * pad)
-            self.size += pad
-        entry = {"offset": self.size, "dtype": dtype, "shape": list(a.shape)}
-        raw = a.astype(a.dtype.newbyteorder("<"), copy=False).tobytes()
-        self.parts.append(raw)
-        self.size += len(raw)
-        return entry
-
-    def bytes(self) -> bytes:
-        return b"".join(self.parts)
 
 
 def f32(t: torch.Tensor) -> np.ndarray:
