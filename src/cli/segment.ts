@@ -19,7 +19,7 @@ import { DEEPLAB_MODELS, type DeepLabModelName } from '../weights/layouts/deepla
 import { WeightFileError } from '../weights/errors.js';
 import { VOC_LABELSET, maskClassNames } from '../wsss/labelset.js';
 import type { RgbaImage } from '../io/image.js';
-import { loadTrainedSegmenter, predictLabels } from '../train/run.js';
+import { loadTrainedSegmenter, predictLabels, trainedRunMetadata, TrainRunError } from '../train/run.js';
 import { SegmenterError, type SegmenterModel } from '../train/segmenter.js';
 import { integerOption, parseArgs, requiredOption, UsageError } from './args.js';
 
@@ -114,6 +114,16 @@ export async function run(argv: string[]): Promise<number> {
       process.stderr.write(`${m.config.name} (${m.layout} layout, ${m.config.classes} classes) from ${weights} on ${gpu.adapterName}, ${((performance.now() - t0) / 1000).toFixed(1)} s to load\n`);
       if (m.config.classes > 255) throw new DeepLabError(`${m.config.classes} classes do not fit an 8-bit label PNG`);
       classNames = maskClassNames(VOC_LABELSET);
+      // Weights from `seedmask train` carry their class names and preprocessing: use the one, and
+      // refuse what this model's preprocessing (deeplab-pytorch: caffe-bgr, images as they are) is not.
+      const meta = weights.endsWith('.safetensors') ? await trainedRunMetadata(weights) : undefined;
+      if (meta) {
+        if (meta.augment.normalization !== 'caffe-bgr' || meta.augment.baseSize !== undefined) {
+          throw new DeepLabError(`${weights} was trained with ${meta.augment.normalization} normalisation${meta.augment.baseSize !== undefined ? ` and base size ${meta.augment.baseSize}` : ''}; ${name} runs on caffe-bgr images as they are`);
+        }
+        if (meta.classNames.length !== m.config.classes) throw new DeepLabError(`${weights}: ${meta.classNames.length} class names for ${m.config.classes} classes`);
+        classNames = meta.classNames;
+      }
       segmentImage = (image) => m.segment(image, { resize, logits: args.flags.has('--logits'), scales });
     }
     // Created only once the checkpoint is known good.
@@ -151,7 +161,7 @@ export async function run(argv: string[]): Promise<number> {
       process.stderr.write(`seedmask segment: ${err.message}\n\n${USAGE}`);
       return 2;
     }
-    if (err instanceof IoError || err instanceof WeightFileError || err instanceof DeepLabError || err instanceof SegmenterError || err instanceof RangeError) {
+    if (err instanceof IoError || err instanceof WeightFileError || err instanceof DeepLabError || err instanceof SegmenterError || err instanceof TrainRunError || err instanceof RangeError) {
       process.stderr.write(`seedmask segment: ${err.message}\n`);
       return 1;
     }

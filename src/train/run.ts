@@ -17,7 +17,7 @@ import { Tape } from './autodiff.js';
 import { type TrainCheckpoint, type ValidationRecord } from './checkpoint.js';
 import { initSegmenter, loadSegmenter, saveSegmenter, SegmenterError, SegmenterModel, type SegmenterConfig } from './segmenter.js';
 import { encodeSafetensors } from '../weights/safetensors.js';
-import type { WeightInput } from '../weights/index.js';
+import { loadWeights, type WeightInput } from '../weights/index.js';
 import { SegmenterTrainer, TrainerError, type GpuBatch, type OptimizerOptions } from './trainer.js';
 import { DeepLabV2Trainable, type DeepLabV2Objective } from './deeplab.js';
 import type { TrainableModel } from './model.js';
@@ -383,6 +383,22 @@ export async function encodeTrainedWeights(settings: TrainSettings, weights: Rea
     return { name, dtype: 'F32' as const, shape: [...shape], data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength) };
   });
   return encodeSafetensors(entries, metadata);
+}
+
+/** The class names and augmentation a training run wrote into a weights file; undefined for other files. */
+export async function trainedRunMetadata(input: WeightInput): Promise<{ classNames: string[]; augment: AugmentSettings } | undefined> {
+  const file = await loadWeights(input);
+  try {
+    const { classes, augment } = file.metadata;
+    if (classes === undefined || augment === undefined) return undefined;
+    try {
+      return { classNames: JSON.parse(classes) as string[], augment: JSON.parse(augment) as AugmentSettings };
+    } catch (err) {
+      throw new TrainRunError(`${file.name}: training metadata is not valid JSON (${(err as Error).message})`);
+    }
+  } finally {
+    await file.close();
+  }
 }
 
 /**

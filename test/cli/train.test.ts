@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadCheckpoint } from '../../src/train/checkpoint.js';
-import type { TrainSettings } from '../../src/train/run.js';
+import { trainedRunMetadata, type TrainSettings } from '../../src/train/run.js';
 import { loadWeights } from '../../src/weights/index.js';
 import { encodeSafetensors } from '../../src/weights/safetensors.js';
 import { generateWorld } from '../../src/world/generate.js';
@@ -116,6 +116,10 @@ describe('seedmask train', () => {
     const best = await loadWeights(join(out, 'best.safetensors'));
     expect(best.keys.some((k) => k.startsWith('base.aspp.c0.'))).toBe(true);
     await best.close();
+    // What `seedmask segment --model deeplabv2_resnet101` reads back from it.
+    const meta = await trainedRunMetadata(join(out, 'best.safetensors'));
+    expect(meta?.classNames).toHaveLength(11);
+    expect(meta?.augment).toMatchObject({ normalization: 'caffe-bgr', baseSize: 64, crop: [41, 41] });
   });
 
   it('names the culprit: missing seeds, a run folder with other settings, a bad option', () => {
