@@ -31,6 +31,7 @@ const SEEDS_TRAFFIC = 'bench/results/seeds-world-clip-swiftshader-2026-12-07.jso
 const SEEDS_RESIDENT = 'bench/results/seeds-world-clip-resident-swiftshader-2026-12-07.json';
 const SOAK_BROWSER = 'bench/results/soak-browser-swiftshader-2026-12-07-00-50-18.json';
 const TRAIN = 'bench/results/train-swiftshader-2026-12-07-06-47-05.json';
+const WORLD_TRAIN = 'bench/results/world-train-partial-2026-12-07.json';
 const STAGES = ['cam', 'caa', 'crf', 'par', 'rw'];
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor((xs.length - 1) / 2)];
 // The seeds benchmark's table: seconds (two decimals under 1 s), ratios peer / seedmask.
@@ -48,6 +49,9 @@ const gflops = (k) => (r) => r.cases[k].flops['gradcam.vision'] / mine(k, 'gradc
  * { file, text, values }: the sentence `text` (whitespace-insensitive) with each {} equal to the value.
  */
 export const CHECKS = [
+  { file: WORLD_TRAIN, text: 'train images ({} % mIoU against their ground truth) and the 60 val images ({} %)', values: [(r) => pct(r.seedsTrainMiou), (r) => pct(r.seedsVal.seeds)] },
+  { file: WORLD_TRAIN, text: 'After {} steps of 8 crops', values: [(r) => String(r.stepsDone)] },
+  { file: WORLD_TRAIN, text: 'background: {} % mIoU, where all-background scores {} %', values: [(r) => pct(r.validation.at(-1).miou), (r) => pct(r.validation[0].miou)] },
   { file: TRAIN, text: '(fastest {} ms and {} ms)', values: ['segmenter-64', 'segmenter-96'].map((id) => (r) => r.cases.find((x) => x.id === id).peer.warm.min.toFixed(0)) },
   ...['segmenter-64', 'segmenter-96', 'deeplabv2-321'].map((id) => {
     const c = (r) => r.cases.find((x) => x.id === id);
