@@ -171,7 +171,6 @@ class FileImageSet implements ImageSet {
     readonly ids: readonly string[],
     private readonly imagePath: (id: string) => string,
     private readonly labelPath: (id: string) => string,
-    private readonly classes: number,
   ) {}
 
   async load(id: string): Promise<LabeledImage> {
@@ -181,9 +180,7 @@ class FileImageSet implements ImageSet {
     if (image.width !== labels.width || image.height !== labels.height) {
       throw new IoError(this.labelPath(id), `label map is ${labels.width}×${labels.height}, the image ${this.imagePath(id)} is ${image.width}×${image.height}`);
     }
-    const bad = labels.data.findIndex((v) => v >= this.classes && v !== 255);
-    if (bad >= 0) throw new IoError(this.labelPath(id), `pixel (${bad % labels.width}, ${Math.floor(bad / labels.width)}) holds ${labels.data[bad]}, not a class of the ${this.classes} (0..${this.classes - 1}) nor 255`);
-    const s = { id, image, labels: labels.data };
+    const s = { id, image, labels: labels.data, labelSource: this.labelPath(id) };
     const bytes = image.data.byteLength + labels.data.byteLength;
     if (this.cached + bytes <= CACHE_BYTES) {
       this.cache.set(id, s);
@@ -256,10 +253,9 @@ export async function run(argv: string[]): Promise<number> {
       const noGt = valIds.find((id) => !existsSync(voc.maskPath(id)));
       if (noGt) throw new IoError(voc.maskPath(noGt), `validation image '${noGt}' has no ground truth (use --val-split none to train without validation)`);
     }
-    const classes = classNames.length;
     const data = {
-      train: new FileImageSet(trainIds, voc.imagePath, seedPath, classes),
-      val: valIds.length ? new FileImageSet(valIds, voc.imagePath, voc.maskPath, classes) : undefined,
+      train: new FileImageSet(trainIds, voc.imagePath, seedPath),
+      val: valIds.length ? new FileImageSet(valIds, voc.imagePath, voc.maskPath) : undefined,
     };
 
     // What the run reads is part of its settings: a resume over other images would take other steps.

@@ -13,7 +13,7 @@
 // (src/train/run.ts), so no random state needs saving: weights + optimizer state + iteration make
 // the next step identical to the one the stopped run would have taken.
 import { loadWeights, type WeightInput } from '../weights/index.js';
-import { encodeSafetensors, type SafetensorsEntry } from '../weights/safetensors.js';
+import { encodeSafetensors, f32Entry, type SafetensorsEntry } from '../weights/safetensors.js';
 import type { OptimizerState } from './trainer.js';
 
 /** The `format` metadata of a training checkpoint. */
@@ -54,10 +54,6 @@ export interface TrainCheckpoint<S = unknown> {
   /** PyTorch shapes of the model tensors (filled by loadCheckpoint). */
   shapes?: Map<string, number[]>;
 }
-
-const f32Entry = (name: string, data: Float32Array, shape: readonly number[]): SafetensorsEntry => ({
-  name, dtype: 'F32', shape: [...shape], data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength),
-});
 
 /** The checkpoint as safetensors bytes; `shapes` gives each model tensor's PyTorch shape. */
 export async function encodeCheckpoint<S>(c: TrainCheckpoint<S>, shapes: ReadonlyMap<string, readonly number[]>): Promise<Uint8Array> {

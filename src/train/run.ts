@@ -16,7 +16,7 @@ import { Rng, mixSeed } from '../world/rng.js';
 import { Tape } from './autodiff.js';
 import { type TrainCheckpoint, type ValidationRecord } from './checkpoint.js';
 import { initSegmenter, loadSegmenter, saveSegmenter, SegmenterError, SegmenterModel, type SegmenterConfig } from './segmenter.js';
-import { encodeSafetensors } from '../weights/safetensors.js';
+import { encodeSafetensors, f32Entry } from '../weights/safetensors.js';
 import { loadWeights, type WeightInput } from '../weights/index.js';
 import { SegmenterTrainer, TrainerError, type GpuBatch, type OptimizerOptions } from './trainer.js';
 import { DeepLabV2Trainable, type DeepLabV2Objective } from './deeplab.js';
@@ -74,6 +74,8 @@ export interface LabeledImage {
   image: RgbaImage;
   /** [H·W] class ids, row-major. */
   labels: Uint8Array;
+  /** Where the labels come from (a file path), named by errors about them; default the id. */
+  labelSource?: string;
 }
 
 /** Labeled images by id: files in Node, fetched or generated images in a browser. */
@@ -242,11 +244,18 @@ export async function train<S extends TrainSettings>(gpu: Gpu, data: TrainData, 
   let stoppedEarly = false;
   try {
     if (resume) trainer.importState(resume.optimizer);
-    const checkpoint = async (): Promise<TrainCheckpoint<S>> => {
-      const [weights, optimizer] = [await model.download(), await trainer.exportState()];
-      const c: TrainCheckpoint<S> = { settings, weights, optimizer, losses: [...losses], validation: [...validation] };
-      await hooks.onCheckpoint?.(c, shapesOf(model));
-      return c;
+    // The weights of one step are read back once, however many of best, checkpoint and the
+    // result want them (at the last step all three do).
+    let downloaded: { iteration: number; weights: Map<string, Float32Array> } | undefined;
+    const weightsNow = async () => {
+      if (downloaded?.iteration !== trainer.iteration) downloaded = { iteration: trainer.iteration, weights: await model.download() };
+      return downloaded.weights;
+    };
+    let saved: TrainCheckpoint<S> | undefined;
+    const state = async (): Promise<TrainCheckpoint<S>> => {
+      if (saved?.optimizer.iteration === trainer.iteration) return saved;
+      const [weights, optimizer] = [await weightsNow(), await trainer.exportState()];
+      return (saved = { settings, weights, optimizer, losses: [...losses], validation: [...validation] });
     };
     const readLosses = async () => {
       const first = losses.length;
@@ -261,7 +270,7 @@ export async function train<S extends TrainSettings>(gpu: Gpu, data: TrainData, 
       const isBest = v.miou > best;
       if (isBest) best = v.miou;
       await hooks.onValidation?.(v, isBest);
-      if (isBest && hooks.onBest) await hooks.onBest(await model.download(), v, shapesOf(model));
+      if (isBest && hooks.onBest) await hooks.onBest(await weightsNow(), v, shapesOf(model));
     };
 
     while (trainer.iteration < settings.steps) {
@@ -293,11 +302,10 @@ export async function train<S extends TrainSettings>(gpu: Gpu, data: TrainData, 
       const atValidation = (settings.valEvery > 0 && done % settings.valEvery === 0) || done === settings.steps;
       if (done % readEvery === 0 || atCheckpoint || atValidation) await readLosses();
       if (atValidation) await validate();
-      if (atCheckpoint) await checkpoint();
+      if (atCheckpoint) await hooks.onCheckpoint?.(await state(), shapesOf(model));
     }
     if (stoppedEarly) await readLosses();
-    const final: TrainCheckpoint<S> = { settings, weights: await model.download(), optimizer: await trainer.exportState(), losses: [...losses], validation: [...validation] };
-    return { checkpoint: final, shapes: shapesOf(model), stoppedEarly };
+    return { checkpoint: await state(), shapes: shapesOf(model), stoppedEarly };
   } finally {
     trainer.release();
     model.release();
@@ -310,7 +318,7 @@ function checkSample(s: LabeledImage, classes: number): void {
   if (s.image.data.length !== 4 * width * height) throw new TrainRunError(`image '${s.id}': ${s.image.data.length} bytes are not ${width}×${height} RGBA`);
   if (s.labels.length !== width * height) throw new TrainRunError(`image '${s.id}': ${s.labels.length} labels for its ${width}×${height} pixels`);
   const bad = s.labels.findIndex((v) => v >= classes && v !== 255);
-  if (bad >= 0) throw new TrainRunError(`image '${s.id}': pixel (${bad % width}, ${Math.floor(bad / width)}) is labelled ${s.labels[bad]}, neither a class (0..${classes - 1}) nor 255`);
+  if (bad >= 0) throw new TrainRunError(`${s.labelSource ?? `image '${s.id}'`}: pixel (${bad % width}, ${Math.floor(bad / width)}) is labelled ${s.labels[bad]}, neither a class (0..${classes - 1}) nor 255`);
 }
 
 /** The run's model: fresh (or the checkpoint's `weights` when resuming). */
@@ -360,6 +368,7 @@ export async function evaluate(model: TrainableModel, set: ImageSet, augment: Au
   const matrix = new ConfusionMatrix(classes);
   for (const id of set.ids) {
     const s = await set.load(id);
+    checkSample(s, classes);
     matrix.add(s.labels, await predictLabels(model, s.image, augment), id);
   }
   const scores = computeScores(matrix);
@@ -380,22 +389,27 @@ export async function encodeTrainedWeights(settings: TrainSettings, weights: Rea
   const entries = [...weights].map(([name, data]) => {
     const shape = shapes.get(name);
     if (!shape) throw new TrainRunError(`no shape for '${name}'`);
-    return { name, dtype: 'F32' as const, shape: [...shape], data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength) };
+    return f32Entry(name, data, shape);
   });
   return encodeSafetensors(entries, metadata);
+}
+
+/** What trainedMetadata wrote, parsed; undefined when the metadata has none of it. */
+function parseTrainedMetadata(file: string, metadata: Readonly<Record<string, string>>): { classNames: string[]; augment: AugmentSettings } | undefined {
+  const { classes, augment } = metadata;
+  if (classes === undefined || augment === undefined) return undefined;
+  try {
+    return { classNames: JSON.parse(classes) as string[], augment: JSON.parse(augment) as AugmentSettings };
+  } catch (err) {
+    throw new TrainRunError(`${file}: training metadata is not valid JSON (${(err as Error).message})`);
+  }
 }
 
 /** The class names and augmentation a training run wrote into a weights file; undefined for other files. */
 export async function trainedRunMetadata(input: WeightInput): Promise<{ classNames: string[]; augment: AugmentSettings } | undefined> {
   const file = await loadWeights(input);
   try {
-    const { classes, augment } = file.metadata;
-    if (classes === undefined || augment === undefined) return undefined;
-    try {
-      return { classNames: JSON.parse(classes) as string[], augment: JSON.parse(augment) as AugmentSettings };
-    } catch (err) {
-      throw new TrainRunError(`${file.name}: training metadata is not valid JSON (${(err as Error).message})`);
-    }
+    return parseTrainedMetadata(file.name, file.metadata);
   } finally {
     await file.close();
   }
@@ -407,15 +421,11 @@ export async function trainedRunMetadata(input: WeightInput): Promise<{ classNam
  */
 export async function loadTrainedSegmenter(gpu: Gpu, input: WeightInput): Promise<{ /** On the GPU. */ model: SegmenterModel; /** One per class, background first. */ classNames: string[]; /** The run's augmentation settings. */ augment: AugmentSettings }> {
   const { config, weights, metadata } = await loadSegmenter(input);
-  let classNames: string[];
-  let augment: AugmentSettings;
-  try {
-    classNames = JSON.parse(metadata.classes ?? 'null') as string[];
-    augment = JSON.parse(metadata.augment ?? 'null') as AugmentSettings;
-  } catch (err) {
-    throw new SegmenterError(`${typeof input === 'string' ? input : 'the weights'}: metadata is not valid JSON (${(err as Error).message})`);
-  }
-  if (!Array.isArray(classNames) || classNames.length !== config.classes) throw new SegmenterError(`${typeof input === 'string' ? input : 'the weights'}: no class names for its ${config.classes} classes in the metadata (not written by seedmask train?)`);
-  if (!augment || typeof augment !== 'object') throw new SegmenterError(`${typeof input === 'string' ? input : 'the weights'}: no augmentation settings in the metadata (not written by seedmask train?)`);
+  const name = typeof input === 'string' ? input : 'the weights';
+  const meta = parseTrainedMetadata(name, metadata);
+  if (!meta) throw new SegmenterError(`${name}: no class names or augmentation settings in the metadata (not written by seedmask train?)`);
+  const { classNames, augment } = meta;
+  if (!Array.isArray(classNames) || classNames.length !== config.classes) throw new SegmenterError(`${name}: no class names for its ${config.classes} classes in the metadata (not written by seedmask train?)`);
+  if (!augment || typeof augment !== 'object') throw new SegmenterError(`${name}: no augmentation settings in the metadata (not written by seedmask train?)`);
   return { model: SegmenterModel.create(gpu, config, weights), classNames, augment };
 }

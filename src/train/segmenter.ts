@@ -20,7 +20,7 @@ import type { Gpu } from '../gpu/context.js';
 import type { Tensor } from '../gpu/tensor.js';
 import { ohwiFromOihw } from '../kernels/conv.js';
 import { loadWeights, type WeightInput } from '../weights/index.js';
-import { encodeSafetensors } from '../weights/safetensors.js';
+import { encodeSafetensors, f32Entry } from '../weights/safetensors.js';
 import { Rng, mixSeed } from '../world/rng.js';
 import type { Param, Tape, Var } from './autodiff.js';
 import type { TensorRole, TensorSpec, TrainableModel } from './model.js';
@@ -155,10 +155,7 @@ const FORMAT = 'seedmask-segmenter';
 export async function saveSegmenter(config: SegmenterConfig, weights: SegmenterWeights, metadata: Record<string, string> = {}): Promise<Uint8Array> {
   const specs = checkWeights(config, weights);
   return encodeSafetensors(
-    specs.map((s) => {
-      const w = weights.get(s.name)!;
-      return { name: s.name, dtype: 'F32' as const, shape: s.shape, data: new Uint8Array(w.buffer, w.byteOffset, w.byteLength) };
-    }),
+    specs.map((s) => f32Entry(s.name, weights.get(s.name)!, s.shape)),
     { ...metadata, format: FORMAT, config: JSON.stringify(checkConfig(config)) },
   );
 }

@@ -23,7 +23,7 @@ import type { Gpu } from '../gpu/context.js';
 import type { Tensor } from '../gpu/tensor.js';
 import { ceilDiv } from '../gpu/kernel.js';
 import { channelArgmax } from '../kernels/pool.js';
-import { augmentLabelsKernel, nearestAxis } from '../kernels/train/augment.js';
+import { augmentLabelsKernel, nearestAxis, packLabelBytes } from '../kernels/train/augment.js';
 import { adamwStep, polyLr, sgdStep } from '../kernels/train/optim.js';
 import type { LabelLayout } from '../kernels/train/loss.js';
 import { Tape, type Param, type Var } from './autodiff.js';
@@ -101,10 +101,7 @@ interface ParamState {
 /** Labels as the loss kernel reads them: u32 per pixel, or bytes packed four per u32 word. */
 export function labelWords(labels: Uint8Array | Uint32Array): { words: Uint32Array; layout: 'u32' | 'u8x4' } {
   if (labels instanceof Uint32Array) return { words: labels, layout: 'u32' };
-  const words = new Uint32Array(Math.ceil(labels.length / 4));
-  const bytes = new Uint8Array(words.buffer);
-  bytes.set(labels);
-  return { words, layout: 'u8x4' };
+  return { words: packLabelBytes(labels), layout: 'u8x4' };
 }
 
 const DEFAULT_DECAY = { sgd: 5e-4, adamw: 1e-2 } as const;

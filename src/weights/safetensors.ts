@@ -170,6 +170,11 @@ export interface SafetensorsEntry {
   data: Uint8Array | (() => Promise<Uint8Array>);
 }
 
+/** An F32 entry over a Float32Array's own bytes (no copy). */
+export function f32Entry(name: string, data: Float32Array, shape: readonly number[]): SafetensorsEntry {
+  return { name, dtype: 'F32', shape: [...shape], data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength) };
+}
+
 /**
  * Builds the header bytes (length prefix + JSON padded with spaces to a multiple of 8, so the data
  * section and every tensor of 8-aligned size start 8-byte aligned) and each entry's data offset.
