@@ -1,10 +1,13 @@
-// The app's page: inputs, the queue, the gallery and the downloads. Every heavy step runs in the
-// worker (worker.ts); this thread only draws. `document.body.dataset.state` tells where the app is
-// (starting, no-weights, loading, ready, running, done), and window.__seedmaskApp holds the
-// main-thread long tasks seen during runs, for the browser tests and the app benchmark.
+// The app's page: inputs, the queue, the gallery, the training chart and the downloads. Every
+// heavy step runs in the worker (worker.ts); this thread only draws. `document.body.dataset.state`
+// tells where the app is (starting, no-weights, loading, ready, running, training, done), the train
+// section's `data-train` how the last training went (idle, training, done, cancelled, failed), and
+// window.__seedmaskApp holds the main-thread long tasks seen during runs and trainings, for the
+// browser tests and the app benchmark.
 import type { Stage } from '../src/browser.js';
+import { lineChart } from '../src/eval/charts.js';
 import { overlayLabels } from '../src/wsss/overlay.js';
-import type { FromWorker, ImageResult, RunItem, ToWorker, WeightSource } from './protocol.js';
+import { TRAIN_DEFAULTS, type FromWorker, type ImageResult, type RunItem, type ToWorker, type TrainFile, type TrainRequest, type WeightSource } from './protocol.js';
 
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
 const worker = new Worker(new URL('./worker.ts', import.meta.url), { type: 'module' });
@@ -25,7 +28,10 @@ let runStart = 0;
 let runTotal = 0;
 let runFinished = 0;
 const longTasks: { start: number; duration: number }[] = [];
+/** A seeds run or a training is in progress in the worker. */
 let running = false;
+/** A seeds run has ended since the page opened: there may be seeds to train on. */
+let seedsRunEnded = false;
 (window as unknown as { __seedmaskApp: unknown }).__seedmaskApp = { longTasks, results };
 
 function setState(state: string): void {
@@ -142,8 +148,9 @@ drop.ondrop = (e) => {
 function updateRunButton(): void {
   const ready = document.body.dataset.state === 'ready' || document.body.dataset.state === 'done';
   $<HTMLButtonElement>('run').disabled = !ready || queue.length === 0 || running;
-  // Weights and label set stay fixed during a run.
-  for (const id of ['use-world', 'weights-file', 'weights-folder', 'label-set', 'label-set-file', 'cam-source']) $<HTMLInputElement>(id).disabled = running;
+  $<HTMLButtonElement>('train').disabled = !seedsRunEnded || running;
+  // Weights, label set and training settings stay fixed during a run or a training.
+  for (const id of ['use-world', 'weights-file', 'weights-folder', 'label-set', 'label-set-file', 'cam-source', ...TRAIN_INPUTS.map(([, input]) => input)]) $<HTMLInputElement>(id).disabled = running;
 }
 
 $('run').onclick = () => {
@@ -237,6 +244,93 @@ $('pick-output').onclick = async () => {
   }
 };
 
+// ---- training
+
+/** Each training setting and its input. */
+const TRAIN_INPUTS: [keyof TrainRequest, string][] = [
+  ['steps', 'train-steps'],
+  ['batch', 'train-batch'],
+  ['crop', 'train-crop'],
+  ['baseSize', 'train-base-size'],
+  ['lr', 'train-lr'],
+  ['valEvery', 'train-val-every'],
+  ['seed', 'train-seed'],
+];
+for (const [key, id] of TRAIN_INPUTS) $<HTMLInputElement>(id).value = String(TRAIN_DEFAULTS[key]);
+
+/** The run being drawn: its losses (one per step), its validations, its images per step. */
+const training = { losses: [] as number[], validation: [] as { iteration: number; miou: number }[], batch: 0, steps: 0, cancelling: false };
+const TRAIN_LINKS: Record<TrainFile['name'], string> = { 'best.safetensors': 'train-best', 'last.safetensors': 'train-last', 'curve.json': 'train-curve' };
+
+function setTrainState(state: 'idle' | 'training' | 'done' | 'cancelled' | 'failed'): void {
+  $('train-section').dataset.train = state;
+}
+
+function offerFile(file: TrainFile): void {
+  const a = $<HTMLAnchorElement>(TRAIN_LINKS[file.name]);
+  if (a.href) URL.revokeObjectURL(a.href);
+  a.href = URL.createObjectURL(file.blob);
+  a.hidden = false;
+}
+
+function drawTrainChart(): void {
+  // A running mean over 1 % of the run keeps the curve readable at thousands of steps (as the CLI's report.html).
+  const window = Math.max(1, Math.round(training.losses.length / 100));
+  let sum = 0;
+  const loss = training.losses.map((l, i): [number, number] => {
+    sum += l - (i >= window ? training.losses[i - window]! : 0);
+    return [i + 1, sum / Math.min(i + 1, window)];
+  });
+  $('train-chart').innerHTML = lineChart({
+    series: [
+      { label: window > 1 ? `loss (mean of ${window})` : 'loss', points: loss },
+      { label: 'val mIoU', points: training.validation.map((v) => [v.iteration, v.miou]), min: 0, max: 1, format: (v) => `${(100 * v).toFixed(1)} %` },
+    ],
+    xLabel: 'step',
+    width: 900,
+  });
+}
+
+$('train').onclick = () => {
+  clearError();
+  const settings = Object.fromEntries(TRAIN_INPUTS.map(([key, id]) => [key, $<HTMLInputElement>(id).value.trim()]).filter(([, v]) => v !== '').map(([key, v]) => [key, Number(v)])) as unknown as TrainRequest;
+  training.losses = [];
+  training.validation = [];
+  training.cancelling = false;
+  for (const id of Object.values(TRAIN_LINKS)) {
+    const a = $<HTMLAnchorElement>(id);
+    if (a.href) URL.revokeObjectURL(a.href);
+    a.removeAttribute('href');
+    a.hidden = true;
+  }
+  $('train-chart').replaceChildren();
+  $('train-val').textContent = '';
+  $('train-left-out').hidden = true;
+  $<HTMLProgressElement>('train-progress').value = 0;
+  $('train-status').textContent = 'starting…';
+  running = true;
+  setState('training');
+  setTrainState('training');
+  $<HTMLButtonElement>('train-cancel').disabled = false;
+  updateRunButton();
+  send({ type: 'train', items: queue.map((q) => ({ id: q.item.id, name: q.item.name })), settings });
+};
+const CANCELLING = ' · cancelling after this step…';
+$('train-cancel').onclick = () => {
+  send({ type: 'train-cancel' });
+  training.cancelling = true;
+  $('train-status').textContent += CANCELLING;
+};
+
+function trainingEnded(state: 'done' | 'cancelled' | 'failed'): void {
+  running = false;
+  setTrainState(state);
+  $<HTMLButtonElement>('train-cancel').disabled = true;
+  // A device lost before or during the training may have taken the CLIP weights with it.
+  setState(model() ? 'done' : 'no-weights');
+  updateRunButton();
+}
+
 // ---- worker messages
 
 worker.onmessage = (event: MessageEvent<FromWorker>) => {
@@ -303,7 +397,44 @@ worker.onmessage = (event: MessageEvent<FromWorker>) => {
       progressRun();
       break;
     }
+    case 'train-started': {
+      training.batch = m.batch;
+      training.steps = m.steps;
+      $('train-status').textContent = `training on ${m.images} image${m.images === 1 ? '' : 's'} with seed masks, validating on ${m.validation === 0 ? 'none (no image has a ground-truth mask)' : `${m.validation} with ground-truth masks`}…`;
+      const box = $('train-left-out');
+      box.textContent = m.leftOut.length ? `Left out, without a seed mask: ${m.leftOut.map((l) => `${l.name} (${l.reason})`).join('; ')}` : '';
+      box.hidden = m.leftOut.length === 0;
+      break;
+    }
+    case 'train-progress': {
+      training.losses.length = m.first;
+      training.losses.push(...m.losses);
+      const done = m.first + m.losses.length;
+      const perStep = m.stepsDone > 0 ? m.seconds / m.stepsDone : 0;
+      const rate = perStep > 0 ? `${(training.batch / perStep).toFixed(2)} img/s · ETA ${Math.round(perStep * (m.steps - done))} s` : '';
+      $<HTMLProgressElement>('train-progress').value = done / m.steps;
+      $('train-status').textContent = `step ${done}/${m.steps} · loss ${training.losses[done - 1]?.toFixed(4) ?? '—'} · lr ${m.lr.toPrecision(3)} · ${rate}${training.cancelling ? CANCELLING : ''}`;
+      drawTrainChart();
+      break;
+    }
+    case 'train-validation': {
+      training.validation.push({ iteration: m.iteration, miou: m.miou });
+      if (m.file) offerFile(m.file);
+      const best = training.validation.reduce((b, v) => (v.miou > b.miou ? v : b));
+      $('train-val').textContent = `step ${m.iteration}: val mIoU ${(100 * m.miou).toFixed(2)} % (pixel accuracy ${(100 * m.pixelAccuracy).toFixed(2)} %, ${m.images} images); best ${(100 * best.miou).toFixed(2)} % at step ${best.iteration}`;
+      drawTrainChart();
+      break;
+    }
+    case 'train-done': {
+      for (const file of m.files) offerFile(file);
+      const last = training.losses[training.losses.length - 1];
+      $<HTMLProgressElement>('train-progress').value = m.steps / training.steps;
+      $('train-status').textContent = `${m.cancelled ? `cancelled after step ${m.steps} of ${training.steps}` : `${m.steps} steps`} in ${(m.ms / 1000).toFixed(1)} s${last === undefined ? '' : `, last loss ${last.toFixed(4)}`}`;
+      trainingEnded(m.cancelled ? 'cancelled' : 'done');
+      break;
+    }
     case 'run-done':
+      seedsRunEnded = true;
       running = false;
       $<HTMLButtonElement>('cancel').disabled = true;
       $<HTMLButtonElement>('download').disabled = results.size === 0;
@@ -327,13 +458,18 @@ worker.onmessage = (event: MessageEvent<FromWorker>) => {
       break;
     }
     case 'error':
-      showError(m.scope === 'weights' ? `Could not load the weights: ${m.message}` : m.message);
+      showError(m.scope === 'weights' ? `Could not load the weights: ${m.message}` : m.scope === 'train' ? `Could not train: ${m.message}` : m.message);
       if (m.scope === 'weights') {
         $<HTMLProgressElement>('weights-progress').hidden = true;
         $('weights-status').textContent = 'no weights loaded';
         setState(model() ? 'ready' : 'no-weights');
       }
+      if (m.scope === 'train') {
+        $('train-status').textContent = 'training stopped by an error';
+        trainingEnded('failed');
+      }
       if (m.scope === 'run') {
+        seedsRunEnded = true;
         running = false;
         $<HTMLButtonElement>('cancel').disabled = true;
         $<HTMLButtonElement>('download').disabled = results.size === 0;

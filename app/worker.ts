@@ -1,24 +1,36 @@
-// The app's worker: owns the GPU, the model, the pipeline and every output file. The page stays
-// responsive because nothing heavy runs on its thread.
+// The app's worker: owns the GPU, the model, the pipeline, every output file, the seed masks of
+// the runs and the training of a segmenter on them. The page stays responsive because nothing
+// heavy runs on its thread.
 import { zipSync } from 'fflate';
 import {
   BUILTIN_LABELSETS,
   CAM_SOURCES,
   ClipModel,
   ClipTokenizer,
+  DEEPLAB_SCALES,
+  decodeImage,
   decodeSeedImage,
   decodeLabelPng,
+  encodeTrainedWeights,
   Gpu,
   parseLabels,
   parseLabelSet,
   SeedPipeline,
+  train,
+  trainedMetadata,
   type ByteSource,
+  type ImageSet,
+  type LabeledImage,
   type LabelSet,
+  type RgbaImage,
+  type TrainSettings,
 } from '../src/browser.js';
+import { WORLD_TRAIN_RECIPE } from '../src/train/world-recipe.js';
 import { BlobSource } from '../src/weights/source.js';
 import { worldLabelSetJson } from '../src/world/labelset.js';
+import { maskClassNames } from '../src/wsss/labelset.js';
 import { seedFiles } from '../src/wsss/seed-files.js';
-import type { FromWorker, RunItem, ToWorker, WeightSource } from './protocol.js';
+import type { FromWorker, RunItem, ToWorker, TrainFile, TrainRequest, WeightSource } from './protocol.js';
 
 const post = (message: FromWorker, transfer: Transferable[] = []) => (self as unknown as Worker).postMessage(message, transfer);
 const messageOf = (err: unknown) => (err instanceof Error ? err.message : String(err));
@@ -244,7 +256,7 @@ async function labelsOf(item: RunItem, labelSet: LabelSet): Promise<number[]> {
   return parseLabels(item.labels ?? '', labelSet);
 }
 
-/** Whether a run is in progress: weights and label set stay as they are until it ends. */
+/** Whether a seeds run or a training is in progress: weights and label set stay as they are until it ends. */
 let running = false;
 
 async function run(items: RunItem[], camSourceName: string, output?: FileSystemDirectoryHandle): Promise<void> {
@@ -280,6 +292,7 @@ async function run(items: RunItem[], camSourceName: string, output?: FileSystemD
     const name = item.name.replace(/\.[^.]*$/, '');
     if (output && (await exists(output, `${name}.png`))) {
       skipped++;
+      seedRecords.set(item.id, { item, missing: `skipped: ${name}.png was already in the output folder` });
       post({ type: 'image-skipped', id: item.id, name: item.name, reason: `${name}.png is already in the output folder` });
       continue;
     }
@@ -291,6 +304,7 @@ async function run(items: RunItem[], camSourceName: string, output?: FileSystemD
         const labels = await labelsOf(item, runLabelSet);
         if (labels.length === 0) {
           skipped++;
+          seedRecords.set(item.id, { item, missing: 'skipped: no labels' });
           post({ type: 'image-skipped', id: item.id, name: item.name, reason: 'no labels' });
           break;
         }
@@ -303,6 +317,7 @@ async function run(items: RunItem[], camSourceName: string, output?: FileSystemD
         for (const f of files) outputs.set(f.path, f.bytes);
         if (output) for (const f of files) await writeInto(output, f.path, f.bytes);
         done++;
+        seedRecords.set(item.id, { item, seeds: { data: result.seeds, labelSet: runLabelSet } });
         post(
           {
             type: 'image-done',
@@ -327,17 +342,196 @@ async function run(items: RunItem[], camSourceName: string, output?: FileSystemD
         // the image itself gets one retry.
         if (lost && !(await recover())) {
           failed++;
+          seedRecords.set(item.id, { item, missing: `its seeds failed: ${fatal!}` });
           post({ type: 'image-failed', id: item.id, name: item.name, message: fatal! });
           break;
         }
         if (lost && attempt === 0) continue;
         failed++;
+        seedRecords.set(item.id, { item, missing: `its seeds failed: ${messageOf(err)}` });
         post({ type: 'image-failed', id: item.id, name: item.name, message: messageOf(err) });
         break;
       }
     }
   }
   post({ type: 'run-done', done, skipped, failed, deviceLosses, cancelled: signal.aborted, ms: performance.now() - start, ...(fatal ? { error: fatal } : {}) });
+}
+
+// ---- training
+
+/** What a seeds run left of each image it reached, by queue id: the seed mask, or why there is none. */
+interface SeedRecord {
+  item: RunItem;
+  /** The seed mask (0 background, class + 1, 255 ignore) and the label set it was made with. */
+  seeds?: { data: Uint8Array; labelSet: LabelSet };
+  /** Why the image has no seed mask. */
+  missing?: string;
+}
+const seedRecords = new Map<number, SeedRecord>();
+
+/** Cancels the training in progress after its current step. */
+let stopTraining = false;
+
+/** Decoded photos are kept for the steps that draw them again while they fit in this many bytes (a world does; a VOC split does not). */
+const DECODED_CACHE_BYTES = 512 * 2 ** 20;
+
+/** Decodes each photo as `seedmask train` reads it (PIL's pixels), once while the cache has room. */
+class DecodedPhotos {
+  private readonly cache = new Map<File, RgbaImage>();
+  private bytes = 0;
+
+  async get(file: File, name: string): Promise<RgbaImage> {
+    const have = this.cache.get(file);
+    if (have) return have;
+    const image = await decodeImage(new Uint8Array(await file.arrayBuffer()), name);
+    if (this.bytes + image.data.byteLength <= DECODED_CACHE_BYTES) {
+      this.cache.set(file, image);
+      this.bytes += image.data.byteLength;
+    }
+    return image;
+  }
+}
+
+/** An ImageSet over images of the runs, by file name (sorted, so that the data order does not depend on the order they were added in). */
+function runImageSet(byName: Map<string, SeedRecord>, labelsOf: (record: SeedRecord, image: RgbaImage) => Promise<LabeledImage>, photos: DecodedPhotos): ImageSet {
+  return {
+    ids: [...byName.keys()].sort(),
+    async load(id) {
+      const record = byName.get(id)!;
+      return labelsOf(record, await photos.get(record.item.file, record.item.name));
+    },
+  };
+}
+
+function positiveInteger(value: number, name: string): void {
+  if (!Number.isInteger(value) || value < 1) throw new Error(`${name} must be a positive integer, got ${value}`);
+}
+
+/** The run's settings: the page's, and the rest as `seedmask train` sets them with the world recipe (src/train/world-recipe.ts; see TrainRequest). */
+function trainSettings(r: TrainRequest, classes: number): TrainSettings {
+  positiveInteger(r.steps, 'steps');
+  positiveInteger(r.batch, 'batch');
+  positiveInteger(r.crop, 'crop');
+  if (r.baseSize !== undefined) positiveInteger(r.baseSize, 'base size');
+  if (!Number.isInteger(r.valEvery) || r.valEvery < 0) throw new Error(`validate every must be 0 (only after the last step) or a positive integer, got ${r.valEvery}`);
+  if (!(r.lr > 0 && Number.isFinite(r.lr))) throw new Error(`learning rate must be a positive number, got ${r.lr}`);
+  return {
+    model: { kind: 'segmenter', config: { classes, widths: [...WORLD_TRAIN_RECIPE.widths] } },
+    seed: r.seed,
+    steps: r.steps,
+    batch: r.batch,
+    // The key order of `seedmask train`'s settings: the weights files' metadata carries this JSON.
+    augment: { crop: [r.crop, r.crop], ...(r.baseSize === undefined ? {} : { baseSize: r.baseSize }), scale: { choice: [...DEEPLAB_SCALES] }, flip: true, normalization: 'imagenet' },
+    optimizer: { kind: 'sgd', lr: r.lr, momentum: 0.9, weightDecay: 5e-4 },
+    power: 0.9,
+    headLrMult: WORLD_TRAIN_RECIPE.headLrMult,
+    biasLrMult: WORLD_TRAIN_RECIPE.headLrMult,
+    lrDecayEvery: 1,
+    iterSize: 1,
+    valEvery: r.valEvery,
+    // No checkpoint is kept in the page; the interval changes nothing of the weights or the losses.
+    checkpointEvery: 100,
+  };
+}
+
+/** A device for training: the current one, or, after a loss, a new one with the CLIP weights loaded again (the next seeds run needs them). */
+async function trainingGpu(): Promise<Gpu> {
+  if (gpu && !gpu.lost) return gpu;
+  if (loaded) await recoverDevice();
+  return openGpu();
+}
+
+async function trainSegmenter(items: { id: number; name: string }[], request: TrainRequest): Promise<void> {
+  const start = performance.now();
+  stopTraining = false;
+  // The queue's images with a seed mask, by name; a later image of the same name replaces an
+  // earlier one, as it does in the zip.
+  const byName = new Map<string, SeedRecord>();
+  const leftOut: { name: string; reason: string }[] = [];
+  for (const { id, name } of items) {
+    const record = seedRecords.get(id);
+    if (!record?.seeds) {
+      leftOut.push({ name, reason: record?.missing ?? 'no seed mask: its seeds have not been made yet' });
+      continue;
+    }
+    const earlier = byName.get(name);
+    if (earlier) leftOut.push({ name, reason: 'replaced by a later image of the same name' });
+    byName.set(name, record);
+  }
+  if (byName.size === 0) {
+    const why = leftOut.length ? `: ${leftOut.map((l) => `${l.name} (${l.reason})`).join('; ')}` : '';
+    throw new Error(`no image has a seed mask${why}. Make seeds first`);
+  }
+  const records = [...byName.values()];
+  const runLabelSet = records[0]!.seeds!.labelSet;
+  const other = records.find((r) => r.seeds!.labelSet !== runLabelSet);
+  if (other) {
+    throw new Error(`${records[0]!.item.name}'s seeds were made with label set '${runLabelSet.name}', ${other.item.name}'s with '${other.seeds!.labelSet.name}': training needs one label set (make the seeds again with one)`);
+  }
+  const classNames = maskClassNames(runLabelSet);
+  const settings = trainSettings(request, classNames.length);
+  const photos = new DecodedPhotos();
+  const trainSet = runImageSet(byName, async (r, image) => ({ id: r.item.name, image, labels: r.seeds!.data, labelSource: `the seed mask of ${r.item.name}` }), photos);
+  const withMask = new Map([...byName].filter(([, r]) => r.item.mask !== undefined));
+  const masks = new Map<File, Uint8Array>();
+  const valSet = runImageSet(
+    withMask,
+    async (r, image) => {
+      const file = r.item.mask!;
+      const source = file.webkitRelativePath || file.name;
+      let labels = masks.get(file);
+      if (!labels) {
+        const mask = decodeLabelPng(new Uint8Array(await file.arrayBuffer()), source);
+        if (mask.width !== image.width || mask.height !== image.height) throw new Error(`${source}: the mask is ${mask.width}×${mask.height}, its image ${r.item.name} ${image.width}×${image.height}`);
+        masks.set(file, (labels = mask.data));
+      }
+      return { id: r.item.name, image, labels, labelSource: source };
+    },
+    photos,
+  );
+  post({ type: 'train-started', images: byName.size, validation: withMask.size, leftOut, steps: settings.steps, batch: settings.batch });
+
+  const g = await trainingGpu();
+  const encode = async (weights: Map<string, Float32Array>, shapes: ReadonlyMap<string, readonly number[]>, meta: Record<string, string>): Promise<Blob> => {
+    const bytes = await encodeTrainedWeights(settings, weights, shapes, { ...meta, labelset: runLabelSet.name, ...trainedMetadata(settings, classNames) });
+    return new Blob([bytes as Uint8Array<ArrayBuffer>], { type: 'application/octet-stream' });
+  };
+  let best: TrainFile | undefined;
+  let lastStep = 0;
+  let result: Awaited<ReturnType<typeof train>>;
+  try {
+    result = await train(
+      g,
+      { train: trainSet, ...(withMask.size ? { val: valSet } : {}) },
+      settings,
+      {
+        // Every step's loss, so that the page's line and chart move with each step.
+        readEvery: 1,
+        onProgress: (p) => {
+          lastStep = p.iteration + p.losses.length;
+          post({ type: 'train-progress', first: p.iteration, losses: p.losses, steps: p.steps, lr: p.lr, seconds: p.seconds, stepsDone: p.stepsThisRun });
+        },
+        onValidation: (v, isBest) => {
+          // A best validation goes to the page with its weights file, from onBest (called next).
+          if (!isBest) post({ type: 'train-validation', iteration: v.iteration, miou: v.miou, pixelAccuracy: v.pixelAccuracy, images: v.images, best: false });
+        },
+        onBest: async (weights, v, shapes) => {
+          best = { name: 'best.safetensors', blob: await encode(weights, shapes, { step: String(v.iteration), miou: String(v.miou) }) };
+          post({ type: 'train-validation', iteration: v.iteration, miou: v.miou, pixelAccuracy: v.pixelAccuracy, images: v.images, best: true, file: best });
+        },
+        shouldStop: () => stopTraining,
+      },
+    );
+  } catch (err) {
+    if (await deviceLost(err)) throw new Error(`the GPU device was lost during training, after step ${lastStep}: train again (a new device is opened then)`, { cause: err });
+    throw err;
+  }
+  const c = result.checkpoint;
+  const files: TrainFile[] = best ? [best] : [];
+  files.push({ name: 'last.safetensors', blob: await encode(c.weights, result.shapes, { step: String(c.optimizer.iteration) }) });
+  // curve.json as `seedmask train` writes it.
+  files.push({ name: 'curve.json', blob: new Blob([`${JSON.stringify({ steps: settings.steps, losses: c.losses, validation: c.validation }, null, 1)}\n`], { type: 'application/json' }) });
+  post({ type: 'train-done', steps: c.optimizer.iteration, cancelled: result.stoppedEarly, ms: performance.now() - start, files });
 }
 
 function zip(): void {
@@ -352,7 +546,7 @@ post({ type: 'cam-sources', sources: CAM_SOURCES.map((c) => ({ name: c.name, lab
 
 self.onmessage = (event: MessageEvent<ToWorker>) => {
   const m = event.data;
-  const fail = (scope: 'weights' | 'label-set' | 'run' | 'gpu') => (err: unknown) => post({ type: 'error', scope, message: messageOf(err) });
+  const fail = (scope: 'weights' | 'label-set' | 'run' | 'gpu' | 'train') => (err: unknown) => post({ type: 'error', scope, message: messageOf(err) });
   switch (m.type) {
     case 'restore':
       base = m.base;
@@ -380,6 +574,16 @@ self.onmessage = (event: MessageEvent<ToWorker>) => {
       break;
     case 'zip':
       zip();
+      break;
+    case 'train':
+      if (running) break;
+      running = true;
+      void trainSegmenter(m.items, m.settings)
+        .catch(fail('train'))
+        .finally(() => (running = false));
+      break;
+    case 'train-cancel':
+      stopTraining = true;
       break;
   }
 };

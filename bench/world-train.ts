@@ -12,13 +12,13 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { worldTrainArgs } from '../src/train/world-recipe.js';
 import { BENCH_ROOT as ROOT } from './lib/driver.js';
 
 const BIN = path.join(ROOT, 'bin', 'seedmask.mjs');
 const WEIGHTS = path.join(ROOT, 'weights', 'world-clip');
 
-/** The training settings of the committed figure (small images: the world CLIP's seeds are coarse). */
-export const WORLD_TRAIN_ARGS = ['--base-size', '96', '--crop', '64', '--batch', '8', '--widths', '16,32,64', '--lr', '0.05', '--head-lr-mult', '1', '--seed', '1'];
+const WORLD_TRAIN_ARGS = worldTrainArgs();
 
 function parse(argv: string[]): { work: string; steps: number; valEvery: number; out?: string } {
   const o = { work: '/tmp/seedmask-world-train', steps: 1200, valEvery: 300, out: undefined as string | undefined };

@@ -72,19 +72,72 @@ export async function runSeeds(page: Page, timeoutMs = 600_000): Promise<string>
   return page.$eval('#run-status', (e) => e.textContent ?? '');
 }
 
-/** Clicks "Download seeds (.zip)" and returns the downloaded file's path (in `dir`). */
-export async function downloadZip(page: Page, dir: string): Promise<string> {
+/** Clicks `selector` and returns the path (in `dir`) of the download it starts, `name`. */
+async function download(page: Page, selector: string, dir: string, name: string): Promise<string> {
   mkdirSync(dir, { recursive: true });
   const cdp = await page.createCDPSession();
   await cdp.send('Browser.setDownloadBehavior', { behavior: 'allow', downloadPath: dir });
-  await page.click('#download');
-  const file = join(dir, 'seedmask-seeds.zip');
+  await page.click(selector);
+  const file = join(dir, name);
   const start = Date.now();
   while (!(existsSync(file) && !readdirSync(dir).some((f) => f.endsWith('.crdownload')))) {
-    if (Date.now() - start > 60_000) throw new Error('no download within 60 s');
+    if (Date.now() - start > 60_000) throw new Error(`no download of ${name} within 60 s`);
     await new Promise((r) => setTimeout(r, 100));
   }
   return file;
+}
+
+/** Clicks "Download seeds (.zip)" and returns the downloaded file's path (in `dir`). */
+export function downloadZip(page: Page, dir: string): Promise<string> {
+  return download(page, '#download', dir, 'seedmask-seeds.zip');
+}
+
+/** Adds a VOC-layout folder (JPEGImages/, SegmentationClass/) through the folder input: labels come from the masks. */
+export async function addDataset(page: Page, folder: string): Promise<number> {
+  const before = await page.$$eval('#queue tbody tr', (rows) => rows.length);
+  await (await input(page, '#dataset')).uploadFile(folder);
+  await page.waitForFunction((n: number) => document.querySelectorAll('#queue tbody tr').length > n || !document.getElementById('error')!.hidden, { timeout: 10_000 }, before);
+  return (await page.$$eval('#queue tbody tr', (rows) => rows.length)) - before;
+}
+
+/** The training inputs, by what they set; an empty string leaves an input empty. */
+export interface TrainInputs {
+  steps?: number;
+  batch?: number;
+  crop?: number;
+  baseSize?: number | '';
+  lr?: number;
+  valEvery?: number;
+  seed?: number;
+}
+const TRAIN_INPUT_IDS: Record<keyof TrainInputs, string> = { steps: '#train-steps', batch: '#train-batch', crop: '#train-crop', baseSize: '#train-base-size', lr: '#train-lr', valEvery: '#train-val-every', seed: '#train-seed' };
+
+/** Types the given training settings into their inputs (the others keep what they show). */
+export async function setTrainInputs(page: Page, settings: TrainInputs): Promise<void> {
+  for (const [key, value] of Object.entries(settings) as [keyof TrainInputs, number | ''][]) {
+    const field = await input(page, TRAIN_INPUT_IDS[key]);
+    await field.click({ count: 3 });
+    await field.press('Backspace');
+    if (value !== '') await field.type(String(value));
+  }
+}
+
+/** What the training inputs show. */
+export function trainInputs(page: Page): Promise<Record<keyof TrainInputs, string>> {
+  return page.evaluate((ids: Record<string, string>) => Object.fromEntries(Object.entries(ids).map(([k, id]) => [k, (document.querySelector(id) as HTMLInputElement).value])), TRAIN_INPUT_IDS) as Promise<Record<keyof TrainInputs, string>>;
+}
+
+/** Clicks "Train" and waits for the training to end; returns how it ended (done, cancelled, failed) and the status line. */
+export async function trainSegmenter(page: Page, timeoutMs = 600_000): Promise<{ state: string; status: string }> {
+  await page.click('#train');
+  await page.waitForFunction(() => document.getElementById('train-section')!.dataset.train !== 'training', { timeout: timeoutMs, polling: 100 });
+  return page.evaluate(() => ({ state: document.getElementById('train-section')!.dataset.train ?? '', status: document.getElementById('train-status')!.textContent ?? '' }));
+}
+
+/** Clicks the link of a training file (best.safetensors, last.safetensors, curve.json) and returns the downloaded file's path (in `dir`). */
+export function downloadTrainFile(page: Page, name: 'best.safetensors' | 'last.safetensors' | 'curve.json', dir: string): Promise<string> {
+  const id = { 'best.safetensors': '#train-best', 'last.safetensors': '#train-last', 'curve.json': '#train-curve' }[name];
+  return download(page, id, dir, name);
 }
 
 /** The error box's text, or '' when it is hidden. */

@@ -49,3 +49,12 @@ export function numberOption(args: ParsedArgs, name: string): number | undefined
   if (text.trim() === '' || !Number.isFinite(v)) throw new UsageError(`${name} must be a number, got '${text}'`);
   return v;
 }
+
+/** A comma-separated list of positive numbers (integers when `integer`), e.g. `--widths 16,32,64`. */
+export function positiveList(text: string, name: string, integer = false): number[] {
+  const values = text.split(',').map((s) => s.trim()).map((s) => (s === '' ? Number.NaN : Number(s)));
+  if (values.some((v) => !(v > 0) || !Number.isFinite(v) || (integer && !Number.isInteger(v)))) {
+    throw new UsageError(`${name} must be a comma-separated list of positive ${integer ? 'integers' : 'numbers'}, got '${text}'`);
+  }
+  return values;
+}

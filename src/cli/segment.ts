@@ -21,7 +21,7 @@ import { VOC_LABELSET, maskClassNames } from '../wsss/labelset.js';
 import type { RgbaImage } from '../io/image.js';
 import { loadTrainedSegmenter, predictLabels, trainedRunMetadata, TrainRunError } from '../train/run.js';
 import { SegmenterError, type SegmenterModel } from '../train/segmenter.js';
-import { integerOption, parseArgs, requiredOption, UsageError } from './args.js';
+import { integerOption, parseArgs, positiveList, requiredOption, UsageError } from './args.js';
 
 const USAGE = `usage:
   seedmask segment --model NAME --weights FILE [options] IMAGE... -o DIR
@@ -44,12 +44,6 @@ const USAGE = `usage:
       --limit N         with --voc: only the first N ids
 `;
 
-function numberList(text: string, name: string): number[] {
-  const values = text.split(',').map((s) => s.trim()).filter(Boolean).map(Number);
-  if (values.length === 0 || values.some((v) => !(v > 0) || !Number.isFinite(v))) throw new UsageError(`${name} must be a comma-separated list of positive numbers, got '${text}'`);
-  return values;
-}
-
 export async function run(argv: string[]): Promise<number> {
   let gpu: Gpu | undefined;
   let model: DeepLabModel | undefined;
@@ -71,8 +65,8 @@ export async function run(argv: string[]): Promise<number> {
     const resize = args.values.has('--resize') ? integerOption(args, '--resize', 0) : undefined;
     if (resize === 0) throw new UsageError('--resize must be a positive integer');
     const scalesText = args.values.get('--scales');
-    const scales = scalesText === undefined ? undefined : scalesText === 'none' ? [] : numberList(scalesText, '--scales');
-    const rates = args.values.has('--rates') ? numberList(args.values.get('--rates')!, '--rates') : undefined;
+    const scales = scalesText === undefined ? undefined : scalesText === 'none' ? [] : positiveList(scalesText, '--scales');
+    const rates = args.values.has('--rates') ? positiveList(args.values.get('--rates')!, '--rates') : undefined;
     if (name === 'segmenter' && (resize !== undefined || args.flags.has('--logits'))) throw new UsageError('--resize and --logits apply to the DeepLab models (a segmenter runs at the scale it was trained with)');
     if ((scales || rates) && !name.startsWith('deeplabv2')) throw new UsageError('--scales and --rates apply to deeplabv2_resnet101 only');
     const vocRoot = args.values.get('--voc');

@@ -26,7 +26,7 @@ import { DeepLabError } from '../models/deeplab/common.js';
 import { TrainerError } from '../train/trainer.js';
 import { WeightFileError } from '../weights/errors.js';
 import { LabelSetError, loadLabelSet, maskClassNames } from '../wsss/labelset.js';
-import { integerOption, numberOption, parseArgs, requiredOption, UsageError, type ParsedArgs } from './args.js';
+import { integerOption, numberOption, parseArgs, positiveList, requiredOption, UsageError, type ParsedArgs } from './args.js';
 import { progressWriter, renderBar } from './progress.js';
 
 const USAGE = `usage:
@@ -82,14 +82,6 @@ function idsHash(ids: readonly string[]): string {
   let h = 0xcbf29ce484222325n;
   for (const ch of Buffer.from(ids.join('\n'), 'utf8')) h = BigInt.asUintN(64, (h ^ BigInt(ch)) * 0x100000001b3n);
   return h.toString(16).padStart(16, '0');
-}
-
-function positiveList(text: string, name: string, integer: boolean): number[] {
-  const values = text.split(',').map((s) => s.trim()).map(Number);
-  if (values.length === 0 || values.some((v) => !(v > 0) || !Number.isFinite(v) || (integer && !Number.isInteger(v)))) {
-    throw new UsageError(`${name} must be a comma-separated list of positive ${integer ? 'integers' : 'numbers'}, got '${text}'`);
-  }
-  return values;
 }
 
 /** The settings a command line asks for (the classes come from the label set). */

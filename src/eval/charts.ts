@@ -95,7 +95,19 @@ export function lineChart(opts: {
   xLabel?: string;
 }): string {
   const width = opts.width ?? 720, height = opts.height ?? 260;
-  const pad = { left: 50, right: 150, top: 12, bottom: 30 };
+  // Each series' legend: its label, last value and range; the plot leaves room for the longest
+  // (about 6.2 px per character at 11 px, SVG text cannot be measured here).
+  const ranges = opts.series.map((s) => {
+    const ys = s.points.map((p) => p[1]).filter(Number.isFinite);
+    return ys.length === 0 ? undefined : { lo: s.min ?? Math.min(...ys), hi: s.max ?? Math.max(...ys) };
+  });
+  const legends = opts.series.map((s, i) => {
+    const fmt = s.format ?? ((v: number) => v.toFixed(3));
+    const r = ranges[i];
+    return r ? `${s.label} ${fmt(s.points[s.points.length - 1]![1])} (${fmt(r.lo)}–${fmt(r.hi)})` : '';
+  });
+  const legendWidth = Math.ceil(12 + 6.2 * Math.max(0, ...legends.map((l) => l.length)));
+  const pad = { left: 50, right: Math.min(Math.max(150, legendWidth), Math.floor(width / 2)), top: 12, bottom: 30 };
   const all = opts.series.flatMap((s) => s.points.map((p) => p[0]));
   const x0 = all.length ? Math.min(...all) : 0;
   const x1 = all.length ? Math.max(...all) : 1;
@@ -104,17 +116,16 @@ export function lineChart(opts: {
   body += `<text x="${pad.left}" y="${height - 8}" font-size="11">${x0}</text><text x="${width - pad.right}" y="${height - 8}" font-size="11" text-anchor="end">${x1}</text>`;
   if (opts.xLabel) body += `<text x="${(pad.left + width - pad.right) / 2}" y="${height - 8}" font-size="11" text-anchor="middle">${escapeHtml(opts.xLabel)}</text>`;
   opts.series.forEach((s, i) => {
-    const ys = s.points.map((p) => p[1]).filter(Number.isFinite);
-    if (ys.length === 0) return;
-    const lo = s.min ?? Math.min(...ys), hi = s.max ?? Math.max(...ys);
+    const range = ranges[i];
+    if (!range) return;
+    const { lo, hi } = range;
     const sy = (y: number) => height - pad.bottom - ((y - lo) / (hi - lo || 1)) * (height - pad.top - pad.bottom);
     const colour = paletteColour(i);
     const path = s.points.filter((p) => Number.isFinite(p[1])).map((p, k) => `${k ? 'L' : 'M'}${sx(p[0]).toFixed(1)},${sy(p[1]).toFixed(1)}`).join('');
     const last = s.points[s.points.length - 1]!;
-    const fmt = s.format ?? ((v: number) => v.toFixed(3));
     body += `<path d="${path}" fill="none" stroke="${colour}" stroke-width="1.5"/>`;
     if (s.points.length === 1) body += `<circle cx="${sx(last[0]).toFixed(1)}" cy="${sy(last[1]).toFixed(1)}" r="3" fill="${colour}"/>`;
-    body += `<text x="${width - pad.right + 6}" y="${pad.top + 14 + 16 * i}" font-size="11" fill="${colour}">${escapeHtml(s.label)} ${escapeHtml(fmt(last[1]))} (${escapeHtml(fmt(lo))}–${escapeHtml(fmt(hi))})</text>`;
+    body += `<text x="${width - pad.right + 6}" y="${pad.top + 14 + 16 * i}" font-size="11" fill="${colour}">${escapeHtml(legends[i]!)}</text>`;
   });
   return svg(width, height, body);
 }

@@ -1,19 +1,23 @@
 // The browser app, driven through its own buttons and inputs in headless Chromium: the world CLIP,
 // three world images with typed labels, a run, the zip download, and every file in it compared
 // byte for byte with what `seedmask seeds` writes for the same images in Node. Then the errors a
-// user sees for a corrupt image and a bad weight file, and a cancelled run. A screenshot of the finished run goes to
-// out/app-test/ (not committed).
-import { mkdirSync, readFileSync } from 'node:fs';
+// user sees for a corrupt image and a bad weight file, and a cancelled run. Then a training of the
+// segmenter in the app, compared with `seedmask train` on the same seeds in Node. A screenshot of
+// the finished run goes to out/app-test/ (not committed).
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { unzipSync } from 'fflate';
 import type { Browser, Page } from 'puppeteer-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { addImages, buildApp, chooseCamSource, chooseLabelSet, downloadZip, errorText, loadWeights, longTasks, openApp, runSeeds, waitState } from '../../harness/lib/app.js';
+import { addDataset, addImages, buildApp, chooseCamSource, chooseLabelSet, downloadTrainFile, downloadZip, errorText, loadWeights, longTasks, openApp, runSeeds, setTrainInputs, trainInputs, trainSegmenter, waitState } from '../../harness/lib/app.js';
 import { launchChromium, serveStatic } from '../../harness/lib/browser.js';
 import { run as seedsCli } from '../../src/cli/seeds.js';
+import { run as segmentCli } from '../../src/cli/segment.js';
+import { run as trainCli } from '../../src/cli/train.js';
 import { vocLayout } from '../../src/io/voc.js';
+import { worldTrainArgs } from '../../src/train/world-recipe.js';
 import { generateWorld } from '../../src/world/generate.js';
 import { captureStdio } from '../helpers/stdio.js';
 import { ROOT } from '../weights/helpers.js';
@@ -133,6 +137,101 @@ describe('the browser app', () => {
       await fresh.close();
     }
   });
+
+  it('trains the segmenter in its worker on the seeds it made: the same losses and files as `seedmask train` on those seeds in Node', async () => {
+    const world = join(dir, 'world');
+    const corrupt = join(dir, 'broken-train.jpg');
+    const good = readFileSync(images[0]!.path);
+    writeFileSync(corrupt, good.subarray(0, good.length >> 1));
+    const downloads = join(dir, 'download-train');
+    const fresh = await browser.newPage();
+    let appMs: number;
+    try {
+      await openApp(fresh, url);
+      await chooseLabelSet(fresh, 'world');
+      await loadWeights(fresh, 'world');
+      // The inputs start at the world recipe (src/train/world-recipe.ts) over `seedmask train`'s defaults.
+      expect(await trainInputs(fresh)).toEqual({ steps: '2000', batch: '8', crop: '64', baseSize: '96', lr: '0.05', valEvery: '500', seed: '1' });
+
+      // A run whose only image fails leaves nothing to train on: the page says so and names it.
+      await addImages(fresh, [{ path: corrupt, labels: 'box' }]);
+      expect(await runSeeds(fresh)).toMatch(/^0 done, 0 skipped, 1 failed/);
+      expect(await trainSegmenter(fresh)).toMatchObject({ state: 'failed' });
+      expect(await errorText(fresh)).toMatch(/^Could not train: no image has a seed mask: broken-train\.jpg \(its seeds failed: .*corrupt or truncated JPEG.*\)\. Make seeds first$/);
+
+      // The world folder: three images whose labels come from their ground-truth masks, which validate the training.
+      expect(await addDataset(fresh, world)).toBe(3);
+      expect(await runSeeds(fresh), await fresh.$eval('#queue', (e) => e.textContent ?? '')).toMatch(/^3 done, 0 skipped, 1 failed/);
+      await setTrainInputs(fresh, { steps: 4, batch: 2, crop: 32, valEvery: 2 });
+      const t0 = performance.now();
+      const trained = await trainSegmenter(fresh);
+      appMs = performance.now() - t0;
+      expect(trained.state, await errorText(fresh)).toBe('done');
+      expect(trained.status).toMatch(/^4 steps in [0-9.]+ s, last loss [0-9.]+$/);
+      expect(await errorText(fresh)).toBe('');
+      expect(await fresh.$eval('#train-left-out', (e) => e.textContent ?? '')).toMatch(/^Left out, without a seed mask: broken-train\.jpg \(its seeds failed: .*corrupt or truncated JPEG/);
+      expect(await fresh.$eval('#train-val', (e) => e.textContent ?? '')).toMatch(/^step 4: val mIoU [0-9.]+ % \(pixel accuracy [0-9.]+ %, 3 images\); best [0-9.]+ % at step [24]$/);
+      // The chart: the loss line and the validation line.
+      expect(await fresh.$$eval('#train-chart svg path', (paths) => paths.length)).toBe(2);
+      const tasks = await longTasks(fresh);
+      console.log(`app training: ${(appMs / 1000).toFixed(1)} s; main-thread long tasks ${tasks.length ? tasks.map((t) => `${t.toFixed(0)} ms`).join(', ') : 'none'}`);
+      expect(tasks.filter((t) => t > 100)).toEqual([]);
+
+      for (const name of ['best.safetensors', 'last.safetensors', 'curve.json'] as const) await downloadTrainFile(fresh, name, downloads);
+      // The seeds the app trained on, for Node.
+      const zip = unzipSync(new Uint8Array(readFileSync(await downloadZip(fresh, downloads))));
+      mkdirSync(join(dir, 'train-seeds'));
+      for (const [name, bytes] of Object.entries(zip)) if (/^[^.]+\.png$/.test(name)) writeFileSync(join(dir, 'train-seeds', name), bytes);
+      mkdirSync(join(ROOT, 'out', 'app-test'), { recursive: true });
+      await fresh.setViewport({ width: 1200, height: 1400 });
+      await fresh.screenshot({ path: join(ROOT, 'out', 'app-test', 'trained.png'), fullPage: true });
+
+      // Cancel: the training stops after the step in progress, and its files cover the steps taken.
+      await setTrainInputs(fresh, { steps: 50 });
+      await fresh.click('#train');
+      await fresh.waitForFunction(() => /^step [1-9]/.test(document.getElementById('train-status')!.textContent ?? ''), { timeout: 120_000, polling: 50 });
+      await fresh.click('#train-cancel');
+      await fresh.waitForFunction(() => document.getElementById('train-section')!.dataset.train !== 'training', { timeout: 120_000, polling: 100 });
+      expect(await fresh.$eval('#train-section', (e) => (e as HTMLElement).dataset.train)).toBe('cancelled');
+      const stoppedAt = Number(/^cancelled after step (\d+) of 50 in /.exec(await fresh.$eval('#train-status', (e) => e.textContent ?? ''))?.[1]);
+      expect(stoppedAt).toBeGreaterThan(0);
+      expect(stoppedAt).toBeLessThan(50);
+      const cancelled = JSON.parse(readFileSync(await downloadTrainFile(fresh, 'curve.json', join(downloads, 'cancelled')), 'utf8')) as { steps: number; losses: number[] };
+      expect(cancelled.steps).toBe(50);
+      expect(cancelled.losses).toHaveLength(stoppedAt);
+    } finally {
+      await fresh.close();
+    }
+
+    // Node: `seedmask train` (train() over the files) on the same images and seeds, validating on
+    // the same ground truth, with the world recipe and the steps, batch, crop and interval typed above.
+    const valIds = readFileSync(vocLayout(world).splitPath('val'), 'utf8').trim().split('\n');
+    // The app orders its images by name; the split list must do the same for the two to draw the same batches.
+    expect(valIds).toEqual([...valIds].sort());
+    const nodeRun = join(dir, 'train-node');
+    const t1 = performance.now();
+    const code = await trainCli(['--dataset', world, '--seeds', join(dir, 'train-seeds'), '--labelset', join(world, 'labelset.json'), '--split', 'val', '--val-split', 'val', '-o', nodeRun,
+      ...worldTrainArgs(), '--steps', '4', '--batch', '2', '--crop', '32', '--val-every', '2']);
+    expect(code, io.stderr).toBe(0);
+    const nodeMs = performance.now() - t1;
+    const appCurve = JSON.parse(readFileSync(join(downloads, 'curve.json'), 'utf8')) as { losses: number[]; validation: { iteration: number; miou: number }[] };
+    const nodeCurve = JSON.parse(readFileSync(join(nodeRun, 'curve.json'), 'utf8')) as typeof appCurve;
+    const relative = appCurve.losses.map((l, i) => Math.abs(l - nodeCurve.losses[i]!) / Math.abs(nodeCurve.losses[i]!));
+    console.log(`training, Chromium vs Node (Dawn on SwiftShader both): losses ${appCurve.losses.join(', ')} / ${nodeCurve.losses.join(', ')}; largest relative difference ${Math.max(...relative)}; Node ${(nodeMs / 1000).toFixed(1)} s`);
+    expect(appCurve.losses).toHaveLength(4);
+    expect(appCurve.validation.map((v) => v.iteration)).toEqual([2, 4]);
+    // Chromium's Dawn and Node's run the same kernels on the same SwiftShader: every loss, every
+    // validation and every weight is the same, bit for bit, and so is every file.
+    expect(appCurve).toEqual(nodeCurve);
+    for (const name of ['best.safetensors', 'last.safetensors', 'curve.json']) expect(readFileSync(join(downloads, name)).equals(readFileSync(join(nodeRun, name))), name).toBe(true);
+
+    // The downloaded weights in Node's segment path: it scores what the app's best validation scored.
+    io.stdout = '';
+    const segmented = await segmentCli(['--model', 'segmenter', '--weights', join(downloads, 'best.safetensors'), '--voc', world, '--split', 'val', '-o', join(dir, 'train-pred')]);
+    expect(segmented, io.stderr).toBe(0);
+    const printed = Number(/mIoU\s+([0-9.]+)/.exec(io.stdout)![1]);
+    expect(printed).toBeCloseTo(100 * Math.max(...appCurve.validation.map((v) => v.miou)), 1);
+  }, 300_000);
 
   it('makes MaskCLIP seeds when asked, the same bytes as `seedmask seeds --cam maskclip`', async () => {
     const image = images[1]!;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { escapeHtml, groupedBars, legend, stackedBars } from '../../src/eval/charts.js';
+import { escapeHtml, groupedBars, legend, lineChart, stackedBars } from '../../src/eval/charts.js';
 
 const widths = (svg: string) => [...svg.matchAll(/<rect x="([\d.]+)" y="[\d.]+" width="([\d.]+)"/g)].map((m) => ({ x: Number(m[1]), w: Number(m[2]) }));
 
@@ -48,5 +48,33 @@ describe('legend and escapeHtml', () => {
     expect(escapeHtml(`<&>"'`)).toBe('&lt;&amp;&gt;&quot;&#39;');
     expect(legend([{ label: 'a<b', colour: '#123456' }])).toContain('background:#123456');
     expect(legend([{ label: 'a<b', colour: '#123456' }])).toContain('a&lt;b');
+  });
+});
+
+describe('lineChart', () => {
+  const series = [
+    { label: 'loss', points: [[1, 2.5], [2, 1.25], [3, 0.5]] as Array<[number, number]> },
+    { label: 'val mIoU', points: [[2, 0.0693], [3, 0.1234]] as Array<[number, number]>, min: 0, format: (v: number) => `${(100 * v).toFixed(2)} %` },
+  ];
+
+  it('draws one path per series with its last value and range in the legend', () => {
+    const svg = lineChart({ series, xLabel: 'step' });
+    expect(svg.match(/<path /g)).toHaveLength(2);
+    expect(svg).toContain('loss 0.500 (0.500–2.500)');
+    expect(svg).toContain('val mIoU 12.34 % (0.00 %–12.34 %)');
+    expect(svg).toContain('>step</text>');
+  });
+
+  it('leaves the plot room for the longest legend', () => {
+    const plotWidth = (svg: string) => Number(/<rect x="50" y="12" width="([\d.]+)"/.exec(svg)![1]);
+    // 'a 0.500 (0.500–2.500)': 21 characters, 143 px, under the 150 px floor.
+    const short = lineChart({ series: [{ ...series[0]!, label: 'a' }] });
+    const long = lineChart({ series: [{ ...series[1]!, label: 'validation mIoU on the held-out images' }] });
+    expect(plotWidth(short)).toBe(720 - 50 - 150);
+    // 'validation mIoU on the held-out images 12.34 % (0.00 %–12.34 %)': 63 characters, 403 px,
+    // over the cap of half the chart's width.
+    expect(plotWidth(long)).toBe(720 - 50 - 360);
+    // 'val mIoU 12.34 % (0.00 %–12.34 %)': 33 characters, 12 + 6.2 · 33 → 217 px.
+    expect(plotWidth(lineChart({ series: [series[1]!] }))).toBe(720 - 50 - 217);
   });
 });
