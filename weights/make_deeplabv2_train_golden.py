@@ -11,6 +11,11 @@ is not verified and the header says so). Writes test/fixtures/train/deeplabv2/ (
 
   init.pth      torch.save of the MSC model's state_dict (`base.` keys, the layout the original's
                 main.py saves and seedmask's DeepLab loader reads), random weights, float32
+  init-deeplabv1.pth
+                a COCO-style initialisation with init.pth's backbone: torch.save of the original's
+                DeepLabV1 (same reduction, FC_CLASSES classes) state_dict, the layout convert.py
+                writes for deeplabv1_resnet101-coco.pth (bare keys, a 1x1 `fc` instead of the ASPP,
+                BN running statistics float64)
   golden.json   provenance, settings, the parameter groups as the original builds them, the
                 PolynomialLR schedule it runs, per array its offset/dtype/shape in golden.bin, and
                 torch32_err: per reference the largest |float32 torch - float64 torch|
@@ -24,7 +29,11 @@ What runs from the original (libs/models/{resnet,deeplabv2,msc}.py, main.py, lib
     other imports are not needed) for the three parameter groups, and its resize_labels (PIL nearest)
     for the labels of each logit map;
   - model.train() then base.freeze_bn(), as main.py's train() does before its loop;
-  - PolynomialLR (libs/utils/lr_scheduler.py) for the recorded schedule.
+  - PolynomialLR (libs/utils/lr_scheduler.py) for the recorded schedule;
+  - for init-deeplabv1.pth: DeepLabV1.__init__ (libs/models/deeplabv1.py) narrowed the same way, and
+    main.py's `model.base.load_state_dict(state_dict, strict=False)  # to skip ASPP` on a fresh MSC
+    model, asserted to report exactly the ASPP keys missing and the `fc` keys unexpected, and to
+    leave the backbone equal to init.pth's.
 The training step itself is main.py's (its train() is a click command over a dataset, so the loop
 body is written out here): SGD with the three groups (lr x1 with weight decay, x10 with weight
 decay, x20 without), momentum from configs/voc12.yaml, loss = sum over the model's outputs of
@@ -81,6 +90,11 @@ SIZE = (97, 121)  # odd, non-square; stride-8 logits 13 x 16, MSC branches 7 x 8
 LR = 2.5e-3
 WEIGHT_DECAY = 0.05
 SEED = 20240601
+# DeepLabV1's classifier in init-deeplabv1.pth: COCO's 91 (convert.py's N_CLASSES), unlike CLASSES,
+# so that nothing of it can pass for an ASPP. Its values come from a generator of their own: the
+# golden's draws from SEED stay as they are.
+FC_CLASSES = 91
+FC_SEED = SEED + 1
 
 # Gradients and updates recorded (the whole model's would be ~300 KB per set): the stem (the longest
 # backward path), a projection shortcut, a dilated 3x3 of a second block, a layer-5 1x1, one ASPP
@@ -138,6 +152,61 @@ def build(rates):
         v2._Stem, v2._ResLayer, v2._ASPP = saved
     assert resnet._ConvBnReLU.BATCH_NORM is nn.BatchNorm2d
     return msc.MSC(base=base, scales=[0.5, 0.75]), resnet
+
+
+def build_v1():
+    """The original's DeepLabV1 (the container of the COCO initialisation) narrowed as `build`
+    narrows DeepLabV2: its _Stem and _ResLayer by WIDTH, and its `fc`, whose input width 2048 is
+    written out in __init__, through an `nn` whose Conv2d divides the input channels."""
+    v1 = importlib.import_module("libs.models.deeplabv1")
+    saved = (v1._Stem, v1._ResLayer, v1.nn)
+    stem, res_layer, _ = saved
+
+    class NarrowNn:
+        def __getattr__(self, name):
+            return getattr(nn, name)
+
+        @staticmethod
+        def Conv2d(in_ch, out_ch, *args, **kw):
+            return nn.Conv2d(in_ch // WIDTH, out_ch, *args, **kw)
+
+    v1._Stem = lambda out_ch: stem(out_ch // WIDTH)
+    v1._ResLayer = lambda n, in_ch, out_ch, stride, dilation: res_layer(n, in_ch // WIDTH, out_ch // WIDTH, stride, dilation)
+    v1.nn = NarrowNn()
+    try:
+        return v1.DeepLabV1(n_classes=FC_CLASSES, n_blocks=N_BLOCKS)
+    finally:
+        v1._Stem, v1._ResLayer, v1.nn = saved
+
+
+def coco_style_init(init, rates):
+    """init.pth's backbone in a DeepLabV1 state_dict as convert.py saves the COCO initialisation:
+    no `base.` prefix, the `fc` classifier, and BN running statistics float64 (convert.py divides
+    Caffe's accumulated mean and variance by its scale factor in NumPy float64 and torch.tensor keeps
+    that; weights, BN gamma and beta come from Python float lists, float32). Checked by main.py's own
+    load into a fresh MSC model."""
+    v1 = build_v1()
+    fc_gen = torch.Generator().manual_seed(FC_SEED)
+    backbone = {k[len("base."):]: v for k, v in init.items() if k.startswith("base.") and not k.startswith("base.aspp.")}
+    fc = {"fc.weight": torch.randn(v1.fc.weight.shape, generator=fc_gen) * 0.01, "fc.bias": torch.randn(v1.fc.bias.shape, generator=fc_gen) * 0.1}
+    v1.load_state_dict({**backbone, **fc})  # strict: DeepLabV1 is exactly the backbone and fc
+    state = {k: v.clone() for k, v in v1.state_dict().items()}
+    for k in state:
+        if k.endswith(".running_mean") or k.endswith(".running_var"):
+            state[k] = state[k].double()
+
+    # main.py: model.base.load_state_dict(state_dict, strict=False)  # to skip ASPP
+    model, _ = build(rates)
+    result = model.base.load_state_dict(state, strict=False)
+    aspp = sorted(k for k in model.base.state_dict() if k.startswith("aspp."))
+    assert len(aspp) == 2 * len(rates)
+    assert sorted(result.missing_keys) == aspp, result.missing_keys
+    assert sorted(result.unexpected_keys) == ["fc.bias", "fc.weight"], result.unexpected_keys
+    loaded = model.state_dict()
+    for k, v in init.items():
+        if not k.startswith("base.aspp."):
+            assert loaded[k].dtype == v.dtype and torch.equal(loaded[k], v), k
+    return state
 
 
 def randomise(model, resnet, images, gen):
@@ -295,6 +364,7 @@ def main():
         os.makedirs(args.out, exist_ok=True)
         init = {k: v.clone() for k, v in model32.state_dict().items()}
         torch.save(init, os.path.join(args.out, "init.pth"))
+        torch.save(coco_style_init(init, rates), os.path.join(args.out, "init-deeplabv1.pth"))
 
         def fresh(dtype):
             m, _ = build(rates)
@@ -391,7 +461,8 @@ def main():
     with open(os.path.join(args.out, "golden.json"), "w") as f:
         json.dump(header, f, indent=1)
         f.write("\n")
-    print(f"wrote {args.out}: golden.bin {len(blob)} bytes, init.pth {os.path.getsize(os.path.join(args.out, 'init.pth'))} bytes")
+    sizes = ", ".join(f"{n} {os.path.getsize(os.path.join(args.out, n))} bytes" for n in ["init.pth", "init-deeplabv1.pth"])
+    print(f"wrote {args.out}: golden.bin {len(blob)} bytes, {sizes}")
     for k, c in cases.items():
         print(k, "losses", c["losses"], "step losses", c["step_losses"])
 

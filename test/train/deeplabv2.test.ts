@@ -8,7 +8,10 @@
 //         two steps (the second uses the momentum)
 //   msc   the original's objective: four outputs (scale 1, 0.5, 0.75, max), one loss each, summed
 //         in one tape; one step by hand here, two by the trainer below.
-// Also: an initialisation checkpoint without ASPP (as deeplab-pytorch's COCO init) gets a fresh one.
+// Also: an initialisation checkpoint without ASPP (as deeplab-pytorch's COCO init) gets a fresh one,
+// and init-deeplabv1.pth, the original's own DeepLabV1 state_dict with init.pth's backbone (the
+// layout convert.py writes for deeplabv1_resnet101-coco.pth; the generator asserts that main.py's
+// strict=False load skips exactly the ASPP and `fc`), is read as `seedmask train --init` reads it.
 // And SegmenterTrainer's own step on the msc objective (model.objective 'msc': one tape, four
 // losses; labels resized on the GPU) with the original's groups (headLrMult 10, biasLrMult 20), its
 // staircase poly schedule (lrDecayEvery 10, checked against the recorded PolynomialLR rates) and
@@ -35,9 +38,10 @@ import type { Tensor } from '../../src/gpu/tensor.js';
 import { sgdStep } from '../../src/kernels/train/optim.js';
 import { Tape, type Param, type Var } from '../../src/train/autodiff.js';
 import {
-  DEEPLABV2_HEAD_STD, DEEPLABV2_PARAM_GROUPS, DeepLabV2Trainable, loadDeepLabV2Weights, resizeLabelsNearest, type LoadedDeepLabV2,
+  DEEPLABV2_HEAD_STD, DEEPLABV2_PARAM_GROUPS, DeepLabV2Trainable, initDeepLabV2Head, loadDeepLabV2Weights, resizeLabelsNearest, type LoadedDeepLabV2,
 } from '../../src/train/deeplab.js';
 import { WeightFileError } from '../../src/weights/errors.js';
+import { loadWeights } from '../../src/weights/index.js';
 import { encodeSafetensors } from '../../src/weights/safetensors.js';
 import { oihwFromOhwi } from '../../src/train/segmenter.js';
 import { SegmenterTrainer, TrainerError, labelWords, resizeLabelsOn } from '../../src/train/trainer.js';
@@ -47,6 +51,8 @@ import { maxAbs } from './reference.js';
 
 const DIR = join(import.meta.dirname, '..', 'fixtures', 'train', 'deeplabv2');
 const INIT = join(DIR, 'init.pth');
+/** The original's DeepLabV1 (91-class `fc`) holding init.pth's backbone, as convert.py saves COCO's. */
+const INIT_V1 = join(DIR, 'init-deeplabv1.pth');
 
 interface Header {
   torch: string;
@@ -81,6 +87,9 @@ function u8(key: string): Uint8Array {
   if (!e || e.dtype !== 'u8') throw new Error(`golden has no u8 array '${key}'`);
   return bin.subarray(e.offset, e.offset + e.shape.reduce((a, b) => a * b, 1));
 }
+
+/** The float32 bit patterns: "equal" below means bit for bit (−0 and NaN payloads included). */
+const bits = (a: Float32Array | undefined) => (a ? Array.from(new Uint32Array(a.buffer, a.byteOffset, a.length)) : a);
 
 const LOGIT_REL = 2e-5;
 const GRAD_REL = 3e-5;
@@ -204,6 +213,80 @@ describe('DeepLab-v2 (deeplab-pytorch) training step', () => {
     }
     // A checkpoint's own ASPP must have the classes asked for.
     await expect(loadDeepLabV2Weights(INIT, { classes: 21 })).rejects.toThrow(/ASPP of 5 classes/);
+  });
+
+  it("reads the original's DeepLabV1 file (COCO-init layout): init.pth's backbone, a fresh ASPP, the same forward", async () => {
+    const seed = 7;
+    const opts = { classes: settings.classes, rates: settings.rates, seed };
+    const v1 = await loadDeepLabV2Weights(INIT_V1, opts);
+    expect(v1.freshHead).toBe(true);
+    expect(v1.config).toEqual(loaded.config);
+    // What main.py's load_state_dict(strict=False) leaves unused besides the BN step counters.
+    expect(v1.ignoredKeys.filter((k) => !k.endsWith('.num_batches_tracked')).sort()).toEqual(['fc.bias', 'fc.weight']);
+    // The backbone bit for bit as init.pth's (the file's float64 running statistics are float32
+    // values widened, as main.py's copy_ into the float32 buffers narrows them back); the ASPP is
+    // initDeepLabV2Head's for this seed: normal(0, 0.01) weights, zero biases.
+    const head = initDeepLabV2Head(v1.config, seed);
+    expect([...v1.weights.keys()]).toEqual([...loaded.weights.keys()]);
+    for (const [k, v] of loaded.weights) expect(bits(v1.weights.get(k)), k).toEqual(bits(k.startsWith('base.aspp.') ? head.get(k) : v));
+    for (let i = 0; i < settings.rates.length; i++) {
+      const w = v1.weights.get(`base.aspp.c${i}.weight`)!;
+      const mean = w.reduce((a, v) => a + v, 0) / w.length;
+      const rms = Math.sqrt(w.reduce((a, v) => a + v * v, 0) / w.length);
+      expect(Math.abs(mean) / DEEPLABV2_HEAD_STD).toBeLessThan(0.1);
+      expect(Math.abs(rms / DEEPLABV2_HEAD_STD - 1)).toBeLessThan(0.05);
+      expect(v1.weights.get(`base.aspp.c${i}.bias`)).toEqual(new Float32Array(settings.classes));
+    }
+
+    // The loader `seedmask train --init` runs, against init.pth with the same fresh ASPP substituted:
+    // the same stride-8 logits bit for bit; with init.pth's own ASPP put back, the golden's.
+    const { model: fromV1, loaded: info } = await DeepLabV2Trainable.load(gpu, INIT_V1, opts);
+    const logitsOf = async (m: DeepLabV2Trainable) => {
+      const tape = new Tape(gpu, { grad: false });
+      try {
+        return await gpu.readF32((await m.forwardLowres(tape, tape.input(image))).tensor);
+      } finally {
+        tape.dispose();
+      }
+    };
+    try {
+      expect(info.freshHead).toBe(true);
+      const substituted = new Map(loaded.weights);
+      for (const [k, v] of head) substituted.set(k, v);
+      model.upload(substituted);
+      const fresh = await logitsOf(fromV1);
+      expect(bits(fresh)).toEqual(bits(await logitsOf(model)));
+      expect(maxAbs(fresh)).toBeGreaterThan(0);
+      fromV1.upload(loaded.weights);
+      const want = f32('base.logits0');
+      check('DeepLabV1-initialised model, init.pth ASPP: base logits', await logitsOf(fromV1), want, LOGIT_REL * maxAbs(want), '2e-5·max|ref|', header.torch32_err['base.logits0']);
+    } finally {
+      fromV1.release();
+      model.upload(loaded.weights);
+    }
+  });
+
+  it('names the key of a DeepLabV1 backbone tensor with the wrong shape', async () => {
+    // init-deeplabv1.pth with one dilated 3×3 stored as [16, 16, 9, 1]: its element count is right,
+    // its shape not (PyTorch's load_state_dict refuses it too, strict or not).
+    const bad = 'layer4.block2.conv3x3.conv.weight';
+    const f = await loadWeights(INIT_V1);
+    const entries = [];
+    try {
+      expect(f.info(bad).shape).toEqual([16, 16, 3, 3]);
+      for (const k of f.keys) {
+        if (k.endsWith('.num_batches_tracked')) continue;
+        const d = await f.getF32(k);
+        const shape = [...f.info(k).shape];
+        entries.push({ name: k, dtype: 'F32' as const, shape: k === bad ? [shape[0]!, shape[1]!, shape[2]! * shape[3]!, 1] : shape, data: new Uint8Array(d.buffer, d.byteOffset, d.byteLength) });
+      }
+    } finally {
+      await f.close();
+    }
+    const file = await encodeSafetensors(entries);
+    const err = await loadDeepLabV2Weights(file, { classes: settings.classes }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(WeightFileError);
+    expect(String((err as Error).message)).toContain(`${bad} is [16, 16, 9, 1], expected [16, 16, 3, 3]`);
   });
 
   it('resizes labels as resize_labels (PIL nearest)', () => {
