@@ -15,7 +15,8 @@ const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const pct = (fraction) => (100 * fraction).toFixed(2);
 const mib = (bytes) => (bytes / 2 ** 20).toFixed(0);
 const grouped = (n) => Math.round(n).toLocaleString('en-US');
-const stageMiou = (name) => (r) => pct(r.stages.find((s) => s.name === name).scores.miou);
+const stageFraction = (r, name) => r.stages.find((s) => s.name === name).scores.miou;
+const stageMiou = (name) => (r) => pct(stageFraction(r, name));
 const sample = (n, get) => (r) => {
   const s = r.samples.find((x) => x.images === n);
   if (!s) throw new Error(`no sample at ${n} images`);
@@ -24,11 +25,14 @@ const sample = (n, get) => (r) => {
 
 const WORLD_GRADCAM = 'bench/results/world-report-gradcam-8-2026-12-07.json';
 const WORLD_MASKCLIP = 'bench/results/world-report-maskclip-8-2026-12-07.json';
+const WORLD_GRADCAM_60 = 'bench/results/world-report-gradcam-60-2026-12-07.json';
+const CRF_RESPONSE = 'bench/results/world-crf-response-2026-12-07.json';
 const FUZZ = 'bench/results/fuzz-2026-12-06.json';
 const SOAK = 'bench/results/soak-swiftshader-2026-12-06-23-11-24.json';
 const SEEDS = 'bench/results/seeds-swiftshader-2026-12-07-01-49-35.json';
 const SEEDS_TRAFFIC = 'bench/results/seeds-world-clip-swiftshader-2026-12-07.json';
 const SEEDS_RESIDENT = 'bench/results/seeds-world-clip-resident-swiftshader-2026-12-07.json';
+const SEEDS_ONE_READBACK = 'bench/results/seeds-world-clip-one-readback-swiftshader-2026-12-07.json';
 const SOAK_BROWSER = 'bench/results/soak-browser-swiftshader-2026-12-07-00-50-18.json';
 const TRAIN = 'bench/results/train-swiftshader-2026-12-07-06-47-05.json';
 const WORLD_TRAIN = 'bench/results/world-train-partial-2026-12-07.json';
@@ -71,6 +75,21 @@ export const CHECKS = [
   }),
   ...STAGES.map((stage) => ({ file: WORLD_GRADCAM, row: `| ${stage} |`, cells: [[2, stageMiou(stage)]] })),
   ...STAGES.map((stage) => ({ file: WORLD_MASKCLIP, row: `| ${stage} |`, cells: [[3, stageMiou(stage)]] })),
+  ...STAGES.map((stage) => ({ file: WORLD_GRADCAM_60, row: `| ${stage} |`, cells: [[4, stageMiou(stage)]] })),
+  {
+    file: WORLD_GRADCAM_60,
+    text: 'on all 60, CAA adds {} points and the CRF takes {} away',
+    values: [(r) => pct(stageFraction(r, 'caa') - stageFraction(r, 'cam')), (r) => pct(stageFraction(r, 'caa') - stageFraction(r, 'crf'))],
+  },
+  {
+    file: CRF_RESPONSE,
+    text: 'the CRF adds {} points where the CAMs spill over their objects and {} where they also lie beside them, and takes {} away where they cover only',
+    values: [
+      (r) => r.settings.find((x) => x.gamma === 1 && x.shift === 0).crfGainPoints.toFixed(2),
+      (r) => r.settings.find((x) => x.gamma === 1 && x.shift > 0).crfGainPoints.toFixed(2),
+      (r) => (-r.settings.find((x) => x.gamma > 1).crfGainPoints).toFixed(2),
+    ],
+  },
   {
     file: WORLD_GRADCAM,
     text: 'here, {} ms per image with every stage (Grad-CAM {} ms, CRF {} ms, PAR {} ms;',
@@ -164,17 +183,33 @@ export const CHECKS = [
   },
   {
     file: SEEDS_RESIDENT,
-    text: '{} upload ({} kB), {} read-backs ({} kB), {} submits, {} dispatches; the host spent {} ms outside GPU waits ({} ms for K = 1)',
+    text: '{} read-backs ({} kB), {} submits, {} dispatches; {} ms outside GPU waits ({} ms for K = 1), not split',
     values: [
-      (r) => String(r.cases[1].traffic.plain.uploads), (r) => (r.cases[1].traffic.plain.uploadBytes / 1024).toFixed(0),
       (r) => String(r.cases[1].traffic.plain.downloads), (r) => (r.cases[1].traffic.plain.downloadBytes / 1024).toFixed(0),
       (r) => String(r.cases[1].traffic.plain.submits), (r) => String(r.cases[1].traffic.plain.dispatches), (r) => r.cases[1].traffic.plain.hostMs.toFixed(0),
       (r) => r.cases[0].traffic.plain.hostMs.toFixed(0),
     ],
   },
   {
-    file: SEEDS_RESIDENT,
-    text: 'The first image, on a fresh device (same file): {} ms without a warm-up, {}× a warm run of {} ms; after `warmup` ({} ms) the first image takes {} ms, {}× the warm run.',
+    file: SEEDS_ONE_READBACK,
+    text: "{} upload ({} kB), {} read-back ({} kB), {} submit, {} dispatches; the host spent {} ms outside GPU waits, {} ms of it in seedmask's own code and {} ms inside WebGPU calls (K = 1: {} ms, {} ms of it seedmask's own; p50 of {} runs;",
+    values: [
+      (r) => String(r.cases[1].traffic.plain.uploads), (r) => (r.cases[1].traffic.plain.uploadBytes / 1024).toFixed(0),
+      (r) => String(r.cases[1].traffic.plain.downloads), (r) => (r.cases[1].traffic.plain.downloadBytes / 1024).toFixed(0),
+      (r) => String(r.cases[1].traffic.plain.submits), (r) => String(r.cases[1].traffic.plain.dispatches),
+      ...['hostMs', 'ownMs', 'webgpuMs'].map((k) => (r) => r.cases[1].plainHost[k].p50.toFixed(1)),
+      ...['hostMs', 'ownMs'].map((k) => (r) => r.cases[0].plainHost[k].p50.toFixed(1)),
+      (r) => String(r.cases[1].plainHost.ownMs.samples.length),
+    ],
+  },
+  {
+    file: SEEDS_ONE_READBACK,
+    text: "seedmask's own code in the fastest run: {} ms, K = 1: {} ms)",
+    values: [1, 0].map((k) => (r) => r.cases[k].plainHost.ownMs.min.toFixed(1)),
+  },
+  {
+    file: SEEDS_ONE_READBACK,
+    text: 'The first image, on a fresh device (`bench/results/seeds-world-clip-one-readback-swiftshader-2026-12-07.json`): {} ms without a warm-up, {}× a warm run of {} ms; after `warmup` ({} ms) the first image takes {} ms, {}× the warm run',
     values: [
       (r) => r.coldStart.withoutWarmup.firstMs.toFixed(0), (r) => (r.coldStart.withoutWarmup.firstMs / r.coldStart.warmMs).toFixed(2), (r) => r.coldStart.warmMs.toFixed(0),
       (r) => r.coldStart.withWarmup.warmupMs.toFixed(0), (r) => r.coldStart.withWarmup.firstMs.toFixed(0), (r) => (r.coldStart.withWarmup.firstMs / r.coldStart.warmMs).toFixed(2),

@@ -8,26 +8,30 @@
 
 const WG: u32 = 256u;  // @param invocations per workgroup
 
+// The slot counts are the GPU's (space, crf_lattice_space): slots = space[2], and the bilateral-only
+// steps start at space[3]; the dispatch is sized from them on the GPU too (crf_dispatch_args).
 struct Params {
-  slots: u32,
   chunks: u32,
   axis: u32,
-  first_slot: u32,
+  bilateral_only: u32,
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> neighbours: array<vec2<u32>>;
-@group(0) @binding(2) var<storage, read> src: array<vec4<f32>>;
-@group(0) @binding(3) var<storage, read_write> dst: array<vec4<f32>>;
+@group(0) @binding(2) var<storage, read> space: array<u32>;
+@group(0) @binding(3) var<storage, read> src: array<vec4<f32>>;
+@group(0) @binding(4) var<storage, read_write> dst: array<vec4<f32>>;
 
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
         @builtin(local_invocation_index) lid: u32) {
   let idx = workgroup_linear(wid, nwg) * WG + lid;
-  if (idx >= (p.slots - p.first_slot) * p.chunks) { return; }
-  let s = p.first_slot + idx / p.chunks;
+  let slots = space[2];
+  let first_slot = select(0u, space[3], p.bilateral_only != 0u);
+  if (idx >= (slots - first_slot) * p.chunks) { return; }
+  let s = first_slot + idx / p.chunks;
   let k = idx % p.chunks;
   let at = s * p.chunks + k;
-  let nb = neighbours[p.axis * p.slots + s];
+  let nb = neighbours[p.axis * slots + s];
   dst[at] = src[at] + 0.5 * (src[nb.x * p.chunks + k] + src[nb.y * p.chunks + k]);
 }

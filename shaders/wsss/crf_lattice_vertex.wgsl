@@ -1,7 +1,7 @@
 // Each entry's vertex id (the scanned first-entry flag of its slot's entry), each vertex's first
 // entry (where its key is), the number of pixels per vertex (entries of padding points do not
-// count: they are never splatted) and the vertex count, info[which] = scan[entries]. Does nothing if
-// the insertion gave up (info[2 + which]).
+// count: they are never splatted) and the vertex count, info[which] = scan[entries]. Where the
+// insertion gave up (info[2 + which]) it only sets every entry's vertex to 0.
 // @include common/dispatch.wgsl
 
 const WG: u32 = 256u;  // @param invocations per workgroup
@@ -26,7 +26,12 @@ struct Params {
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
         @builtin(local_invocation_index) lid: u32) {
   let e = workgroup_linear(wid, nwg) * WG + lid;
-  if (e >= p.entries || info[2u + p.which] != 0u) { return; }
+  if (e >= p.entries) { return; }
+  // After an overflow the tables are built again; vertex 0 keeps the later look-ups in bounds.
+  if (info[2u + p.which] != 0u) {
+    entry_vertex[e] = 0u;
+    return;
+  }
   if (e == 0u) { info[p.which] = scan[p.entries]; }
   let first = table[entry_slot[e]] & ~p.fp_mask;
   let v = scan[first];

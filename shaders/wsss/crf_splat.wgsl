@@ -10,23 +10,24 @@
 const WG: u32 = 256u;       // @param invocations per workgroup
 const UNIT: bool = false;  // @param splat 1 instead of src
 
+// The slot count is the GPU's (space[2], crf_lattice_space), as is the dispatch's size.
 struct Params {
-  slots: u32,
   chunks: u32,
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
-@group(0) @binding(1) var<storage, read> row_start: array<u32>;
-@group(0) @binding(2) var<storage, read> splat_entry: array<vec2<u32>>;
-@group(0) @binding(3) var<storage, read> entry_weight: array<f32>;
-@group(0) @binding(4) var<storage, read> src: array<vec4<f32>>;
-@group(0) @binding(5) var<storage, read_write> values: array<vec4<f32>>;
+@group(0) @binding(1) var<storage, read> space: array<u32>;
+@group(0) @binding(2) var<storage, read> row_start: array<u32>;
+@group(0) @binding(3) var<storage, read> splat_entry: array<vec2<u32>>;
+@group(0) @binding(4) var<storage, read> entry_weight: array<f32>;
+@group(0) @binding(5) var<storage, read> src: array<vec4<f32>>;
+@group(0) @binding(6) var<storage, read_write> values: array<vec4<f32>>;
 
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
         @builtin(local_invocation_index) lid: u32) {
   let idx = workgroup_linear(wid, nwg) * WG + lid;
-  if (idx >= p.slots * p.chunks) { return; }
+  if (idx >= space[2] * p.chunks) { return; }
   let s = idx / p.chunks;
   let k = idx % p.chunks;
   let end = row_start[s + 1u];

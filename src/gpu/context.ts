@@ -5,7 +5,7 @@ import { adapterName, requestDevice, type OpenGpuOptions } from './device.js';
 import { DeviceLostError, GpuError, KernelError } from './errors.js';
 import { type DeviceTraits, type KernelDescriptor, type UniformValues } from './kernel.js';
 import { loadShader, reflectLayout, specialize, type ReflectedLayout } from './shader.js';
-import { BufferPool, DTYPE_BYTES, Tensor, numel, type DType, type Shape } from './tensor.js';
+import { BufferPool, DTYPE_BYTES, Tensor, bucketBytes, numel, type DType, type Shape } from './tensor.js';
 
 const COMPUTE = 0x4; // GPUShaderStage.COMPUTE
 const BUF_UNIFORM = 0x40, BUF_STORAGE = 0x80, BUF_COPY_DST = 0x08, BUF_MAP_READ = 0x01, BUF_QUERY_RESOLVE = 0x200, BUF_COPY_SRC = 0x04;
@@ -29,6 +29,16 @@ export interface KernelTiming {
 /** Tensors by binding name; an absent (or undefined) binding is allowed where its stated size is 0. */
 export type Bindings = Record<string, Tensor | undefined>;
 
+/**
+ * Workgroup counts a kernel wrote on the GPU: three u32 (x, y, z) at word `word` of `args`, used
+ * instead of the descriptor's `workgroups` (dispatchWorkgroupsIndirect), so that a dispatch sized by
+ * a count the GPU computed needs no read-back. The writer folds large grids as grid1d does.
+ */
+export interface IndirectDispatch {
+  args: Tensor;
+  word: number;
+}
+
 type TypedArray = Float32Array | Int32Array | Uint32Array | Uint16Array;
 
 let nextBufferId = 1;
@@ -49,6 +59,8 @@ interface RecordedDispatch {
   x: number;
   y: number;
   z: number;
+  /** Workgroup counts read from this buffer at this byte offset instead of x, y, z. */
+  indirect?: { buffer: GPUBuffer; offset: number };
 }
 
 /**
@@ -62,6 +74,13 @@ export class DispatchRecording {
   /** False once the recorded work did something a replay would not repeat (a read-back). */
   replayable = true;
   /** @internal */ readonly kept = new Set<GPUBuffer>();
+  /**
+   * @internal Kept buffers the recorded work released, by size: later allocations of the recorded
+   * work take them first, as the pool would have, so a recording holds about the work's peak
+   * memory, not the sum of everything it allocated (a replay reuses them in the same order).
+   */
+  readonly free = new Map<number, GPUBuffer[]>();
+  /** @internal */ readonly freed = new Set<GPUBuffer>();
   /** @internal */ readonly pinned = new Set<string>();
   private disposed = false;
 
@@ -72,6 +91,13 @@ export class DispatchRecording {
     return this.gpu === gpu;
   }
 
+  /** Bytes of the device buffers the recording holds while it lives. */
+  get keptBytes(): number {
+    let n = 0;
+    for (const b of this.kept) n += b.size;
+    return n;
+  }
+
   /** Returns the kept tensors to the pool and unpins the constants; the recording cannot be replayed after. */
   dispose(): void {
     if (this.disposed) return;
@@ -79,6 +105,8 @@ export class DispatchRecording {
     this.replayable = false;
     for (const b of this.kept) this.gpu.pool.release(b);
     this.kept.clear();
+    this.free.clear();
+    this.freed.clear();
     this.gpu.unpinConstants(this.pinned);
     this.pinned.clear();
   }
@@ -100,6 +128,13 @@ export interface GpuTraffic {
   dispatches: number;
   /** Milliseconds the host awaited the GPU (queue drained, read-backs mapped). */
   waitMs: number;
+  /**
+   * Milliseconds the host spent inside WebGPU calls outside those waits: command encoding, bind
+   * group and buffer creation, uniform and data writes, submits (on a CPU driver a submit may do
+   * the driver's own work), mapping and copying read-backs. The rest of a run's host time is
+   * seedmask's own code.
+   */
+  webgpuMs: number;
 }
 
 /** The traffic between a snapshot of {@link Gpu.trafficCounters} and now. */
@@ -136,7 +171,7 @@ export class Gpu {
   private lostReason: string | null = null;
   private profilingOn = false;
   private dispatched = 0;
-  private readonly traffic: GpuTraffic = { uploads: 0, uploadBytes: 0, downloads: 0, downloadBytes: 0, uniformBytes: 0, submits: 0, dispatches: 0, waitMs: 0 };
+  private readonly traffic: GpuTraffic = { uploads: 0, uploadBytes: 0, downloads: 0, downloadBytes: 0, uniformBytes: 0, submits: 0, dispatches: 0, waitMs: 0, webgpuMs: 0 };
   private querySet: GPUQuerySet | null = null;
   private queryKernels: string[] = [];
   private readonly queryCapacity = 512;
@@ -223,7 +258,9 @@ export class Gpu {
     const padded = bytes.byteLength % 4 === 0 ? bytes : new Uint8Array(Math.ceil(bytes.byteLength / 4) * 4);
     if (padded !== bytes) padded.set(bytes);
     if (t.byteOffset + padded.byteLength > t.buffer.size) throw new GpuError(`write: ${t} needs a 4-byte-padded buffer`);
+    const webgpuStart = performance.now();
     this.device.queue.writeBuffer(t.buffer, t.byteOffset, padded.buffer, padded.byteOffset, padded.byteLength);
+    this.traffic.webgpuMs += performance.now() - webgpuStart;
     this.traffic.uploads++;
     this.traffic.uploadBytes += padded.byteLength;
   }
@@ -286,23 +323,29 @@ export class Gpu {
   /**
    * A view of this Gpu for work to be recorded into `rec`: the same device and state, except that
    * dispatches are also recorded, tensors it allocates (or uploads) are kept by the recording (a
-   * release of one is deferred to the recording's dispose), constants it takes are pinned, and a
-   * read-back or a write from the host marks the recording unreplayable. Code that receives the Gpu as a parameter (graph
+   * released one goes back to the pool only at the recording's dispose; until then the recorded
+   * work's later allocations of its size reuse it), constants it takes are pinned, and a
+   * read-back, a write from the host or a copy marks the recording unreplayable. Code that receives the Gpu as a parameter (graph
    * ops, kernel functions) records through it without knowing; other work on the device at the
    * same time is not recorded.
    */
   recorder(rec: DispatchRecording): Gpu {
     const gpu = this;
     const overrides: Partial<Record<keyof Gpu, unknown>> = {
-      async run<A>(kernel: KernelDescriptor<A>, args: A, bindings: Bindings): Promise<void> {
+      async run<A>(kernel: KernelDescriptor<A>, args: A, bindings: Bindings, indirect?: IndirectDispatch): Promise<void> {
         if (gpu.precompiling) {
           rec.replayable = false; // nothing was dispatched
-          return gpu.run(kernel, args, bindings);
+          return gpu.run(kernel, args, bindings, indirect);
         }
         const compiled = await gpu.compile(kernel, args);
-        gpu.encode(compiled, kernel, args, bindings, rec);
+        gpu.encode(compiled, kernel, args, bindings, rec, indirect);
       },
-      empty(shape: Shape, dtype?: DType, label?: string): Tensor {
+      empty(shape: Shape, dtype: DType = 'f32', label?: string): Tensor {
+        const reused = rec.free.get(bucketBytes(Math.max(numel(shape) * DTYPE_BYTES[dtype], 4)))?.pop();
+        if (reused) {
+          rec.freed.delete(reused);
+          return new Tensor(shape, dtype, reused);
+        }
         const t = gpu.empty(shape, dtype, label);
         rec.kept.add(t.buffer);
         return t;
@@ -313,7 +356,19 @@ export class Gpu {
         return t;
       },
       release(...tensors: Tensor[]): void {
-        gpu.release(...tensors.filter((t) => !rec.kept.has(t.buffer)));
+        for (const t of tensors) {
+          if (!rec.kept.has(t.buffer)) gpu.release(t);
+          else if (!rec.freed.has(t.buffer)) {
+            rec.freed.add(t.buffer);
+            let list = rec.free.get(t.buffer.size);
+            if (!list) rec.free.set(t.buffer.size, (list = []));
+            list.push(t.buffer);
+          }
+        }
+      },
+      copy(src: Tensor, dst: Tensor): void {
+        rec.replayable = false; // a replay would not copy it again
+        gpu.copy(src, dst);
       },
       constant(key: string, shape: Shape, dtype: DType, make: () => TypedArray): Tensor {
         const t = gpu.constant(key, shape, dtype, make);
@@ -355,16 +410,33 @@ export class Gpu {
     if (!rec.isOn(this)) throw new GpuError('replay: the recording was made on another Gpu');
     this.assertAlive('replay');
     if (this.compiling) return; // a precompile dry run dispatches nothing
+    const webgpuStart = performance.now();
     for (const d of rec.dispatches) {
       const offset = d.uniforms ? this.packUniformBytes(d.uniforms) : 0;
       const pass = this.takePass(d.kernel);
       pass.setPipeline(d.pipeline);
       pass.setBindGroup(0, d.bindGroup, d.uniforms ? [offset] : []);
-      pass.dispatchWorkgroups(d.x, d.y, d.z);
+      if (d.indirect) pass.dispatchWorkgroupsIndirect(d.indirect.buffer, d.indirect.offset);
+      else pass.dispatchWorkgroups(d.x, d.y, d.z);
       this.batchKernels.push(d.kernel);
       this.dispatched++;
       if (this.profilingOn) this.endPass();
     }
+    this.traffic.webgpuMs += performance.now() - webgpuStart;
+  }
+
+  /**
+   * Copies `src`'s bytes into `dst` (the same byte length, a multiple of 4) on the GPU, in order
+   * with the dispatches around it.
+   */
+  copy(src: Tensor, dst: Tensor): void {
+    this.assertAlive('copy');
+    if (this.compiling) return; // a precompile dry run moves nothing
+    if (src.byteLength !== dst.byteLength || src.byteLength % 4 !== 0) throw new GpuError(`copy: ${src} (${src.byteLength} bytes) into ${dst} (${dst.byteLength} bytes): byte lengths must be equal and a multiple of 4`);
+    if (src.byteLength === 0) return;
+    const webgpuStart = performance.now();
+    this.takeEncoder().copyBufferToBuffer(src.buffer, src.byteOffset, dst.buffer, dst.byteOffset, src.byteLength);
+    this.traffic.webgpuMs += performance.now() - webgpuStart;
   }
 
   /** Returns the tensors' buffers to the pool for reuse; the tensors must not be used afterwards. */
@@ -392,12 +464,14 @@ export class Gpu {
       total += Math.ceil(t.byteLength / 4) * 4;
     }
     if (total === 0) return tensors.map((t) => fromBytes(new ArrayBuffer(0), t.dtype));
+    const webgpuStart = performance.now();
     const staging = this.device.createBuffer({ size: total, usage: BUF_MAP_READ | BUF_COPY_DST, label: 'readback' });
     const encoder = this.takeEncoder();
     tensors.forEach((t, i) => {
       const size = Math.ceil(t.byteLength / 4) * 4;
       if (size > 0) encoder.copyBufferToBuffer(t.buffer, t.byteOffset, staging, at[i]!, size);
     });
+    this.traffic.webgpuMs += performance.now() - webgpuStart;
     this.submit(encoder);
     this.traffic.downloads++;
     this.traffic.downloadBytes += bytes;
@@ -412,11 +486,16 @@ export class Gpu {
         this.assertAlive('read');
         throw err;
       }
-      this.traffic.waitMs += performance.now() - waitStart;
-      const mapped = staging.getMappedRange();
-      const out = tensors.map((t, i) => fromBytes(mapped.slice(at[i]!, at[i]! + t.byteLength), t.dtype));
-      staging.unmap();
-      return out;
+      const mappedAt = performance.now();
+      this.traffic.waitMs += mappedAt - waitStart;
+      try {
+        const mapped = staging.getMappedRange();
+        const out = tensors.map((t, i) => fromBytes(mapped.slice(at[i]!, at[i]! + t.byteLength), t.dtype));
+        staging.unmap();
+        return out;
+      } finally {
+        this.traffic.webgpuMs += performance.now() - mappedAt;
+      }
     } finally {
       staging.destroy();
     }
@@ -495,14 +574,17 @@ export class Gpu {
     }
   }
 
-  /** Compile if needed, check the bindings, and record the dispatch into the current batch. */
-  async run<A>(kernel: KernelDescriptor<A>, args: A, bindings: Bindings): Promise<void> {
+  /**
+   * Compile if needed, check the bindings, and record the dispatch into the current batch; with
+   * `indirect`, its workgroup counts are those a kernel wrote there (see IndirectDispatch).
+   */
+  async run<A>(kernel: KernelDescriptor<A>, args: A, bindings: Bindings, indirect?: IndirectDispatch): Promise<void> {
     if (this.compiling) {
       this.compiling.push(this.compile(kernel, args));
       return;
     }
     const compiled = await this.compile(kernel, args);
-    this.encode(compiled, kernel, args, bindings);
+    this.encode(compiled, kernel, args, bindings, undefined, indirect);
   }
 
   /**
@@ -527,29 +609,40 @@ export class Gpu {
   }
 
   /** Record a dispatch of an already compiled kernel (synchronous: used by graph runners). */
-  encode<A>(compiled: CompiledKernel, kernel: KernelDescriptor<A>, args: A, bindings: Bindings, rec?: DispatchRecording): void {
+  encode<A>(compiled: CompiledKernel, kernel: KernelDescriptor<A>, args: A, bindings: Bindings, rec?: DispatchRecording, indirect?: IndirectDispatch): void {
     this.assertAlive(kernel.name);
     if (this.compiling) return; // a precompile dry run dispatches nothing
-    const [x, y = 1, z = 1] = kernel.workgroups(args, this.traits);
+    const [x, y = 1, z = 1] = indirect ? [1, 1, 1] : kernel.workgroups(args, this.traits);
     this.checkBindings(compiled, kernel.sizes(args), bindings);
     const max = this.traits.limits.maxComputeWorkgroupsPerDimension;
     for (const [axis, n] of [['x', x], ['y', y], ['z', z]] as const) {
       if (!Number.isInteger(n) || n < 0 || n > max) throw new KernelError(kernel.name, `dispatch ${axis} = ${n} workgroups is outside 0..${max}`);
     }
     if (x * y * z === 0) return; // empty tensors: nothing to do
+    let from: { buffer: GPUBuffer; offset: number } | undefined;
+    if (indirect) {
+      const { args: t, word } = indirect;
+      if (!(t instanceof Tensor) || t.dtype !== 'u32' || !Number.isInteger(word) || word < 0 || word + 3 > t.size) {
+        throw new KernelError(kernel.name, `indirect workgroup counts must be 3 u32 inside a u32 tensor (word ${word} of ${String(t)})`);
+      }
+      from = { buffer: t.buffer, offset: t.byteOffset + 4 * word };
+    }
     const uniformOffset = this.packUniforms(compiled, kernel.uniforms?.(args, this.traits) ?? {});
     const bindGroup = this.bindGroupFor(compiled, bindings);
+    const webgpuStart = performance.now();
     const pass = this.takePass(kernel.name);
     pass.setPipeline(compiled.pipeline);
     pass.setBindGroup(0, bindGroup, compiled.layout.uniform ? [uniformOffset] : []);
-    pass.dispatchWorkgroups(x, y, z);
+    if (from) pass.dispatchWorkgroupsIndirect(from.buffer, from.offset);
+    else pass.dispatchWorkgroups(x, y, z);
+    this.traffic.webgpuMs += performance.now() - webgpuStart;
     this.batchKernels.push(kernel.name);
     this.dispatched++;
     if (this.profilingOn) this.endPass();
     if (rec) {
       const size = compiled.layout.uniform ? Math.ceil(compiled.layout.uniform.size / 16) * 16 : 0;
       const uniforms = size ? new Uint8Array(this.uniformMirror.slice(uniformOffset, uniformOffset + size)) : null;
-      rec.dispatches.push({ kernel: kernel.name, pipeline: compiled.pipeline, bindGroup, uniforms, x, y, z });
+      rec.dispatches.push({ kernel: kernel.name, pipeline: compiled.pipeline, bindGroup, uniforms, x, y, z, indirect: from });
     }
   }
 
@@ -656,6 +749,7 @@ export class Gpu {
     if (!group) {
       if (this.bindGroups.size > 8192) this.bindGroups.clear();
       const u = compiled.layout.uniform;
+      const webgpuStart = performance.now();
       group = this.device.createBindGroup({
         label: compiled.name,
         layout: compiled.bindGroupLayout,
@@ -667,6 +761,7 @@ export class Gpu {
           return { binding: b.binding, resource: { buffer: t.buffer, offset: t.byteOffset, size: Math.min(size, t.buffer.size - t.byteOffset) } };
         }),
       });
+      this.traffic.webgpuMs += performance.now() - webgpuStart;
       this.bindGroups.set(key, group);
     }
     return group;
@@ -760,6 +855,7 @@ export class Gpu {
     }
     const kernels = this.batchKernels;
     this.batchKernels = [];
+    const webgpuStart = performance.now();
     this.device.pushErrorScope('out-of-memory');
     this.device.pushErrorScope('validation');
     if (this.uniformCursor > 0) this.device.queue.writeBuffer(this.uniformArena, 0, this.uniformMirror, 0, this.uniformCursor);
@@ -776,6 +872,7 @@ export class Gpu {
     const oom = this.device.popErrorScope().then((e) => {
       if (e) throw new GpuError(`out of GPU memory${where()}: ${e.message}`);
     });
+    this.traffic.webgpuMs += performance.now() - webgpuStart;
     this.pendingChecks.push(validation, oom);
     if (timestamps) {
       const { buffer, kernels: names } = timestamps;

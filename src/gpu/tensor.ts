@@ -64,8 +64,9 @@ export const POOL_USAGE = GPUBufferUsageFlags();
 
 function GPUBufferUsageFlags(): number {
   // GPUBufferUsage is a global only after the WebGPU implementation is loaded; use the spec values.
-  const STORAGE = 0x80, COPY_SRC = 0x04, COPY_DST = 0x08;
-  return STORAGE | COPY_SRC | COPY_DST;
+  // INDIRECT: a kernel may write the workgroup counts of a later dispatch (Gpu.run's `indirect`).
+  const STORAGE = 0x80, COPY_SRC = 0x04, COPY_DST = 0x08, INDIRECT = 0x100;
+  return STORAGE | COPY_SRC | COPY_DST | INDIRECT;
 }
 
 export function bucketBytes(bytes: number): number {

@@ -28,10 +28,24 @@ import { ceilDiv } from '../gpu/kernel.js';
 import { bucketBytes, Tensor } from '../gpu/tensor.js';
 import { fillWords } from '../kernels/layout.js';
 import { exclusiveScan, keyBits, radixSortPairs } from '../kernels/scan.js';
-import { crfBlur, crfFold, crfNorm, crfSeedWords, crfSplat, crfUnary, crfUpdate, type CrfLatticeTensors } from '../kernels/wsss/crf.js';
+import {
+  CRF_DISPATCH,
+  CRF_DISPATCH_ARGS_WORDS,
+  CRF_LATTICE_OVERFLOW,
+  crfBlur,
+  crfDispatchArgs,
+  crfFold,
+  crfNorm,
+  crfSeedWords,
+  crfSplat,
+  crfUnary,
+  crfUpdate,
+  type CrfLatticeTensors,
+} from '../kernels/wsss/crf.js';
 import {
   CRF_LATTICE_AXES,
   CRF_LATTICE_INFO_WORDS,
+  CRF_SPACE_WORDS,
   crfLatticeCsr,
   crfLatticeFirst,
   crfLatticeInsert,
@@ -41,6 +55,7 @@ import {
   crfLatticeSimplex,
   crfLatticeSlots,
   crfLatticeSortKeys,
+  crfLatticeSpace,
   crfLatticeVertex,
 } from '../kernels/wsss/crf-lattice.js';
 import { bilateralFeatures, buildLattice, gaussianFeatures, latticeConstants, type PermutohedralLattice } from './crf-lattice.js';
@@ -252,12 +267,21 @@ function packLattices(
 // ---------------------------------------------------------------------------------------------
 // GPU: the same lattices, built where they are used
 
-/** Both lattices' tables on the GPU (buildCrfLatticeGpu): the arrays of a CrfLattice, as tensors. */
+/**
+ * Both lattices' tables on the GPU (buildCrfLatticeGpu): the arrays of a CrfLattice, as tensors
+ * sized for bounds of the vertex counts; the counts are in `tensors.space` (see CrfLatticeTensors).
+ */
 export interface GpuCrfLattice {
   tensors: CrfLatticeTensors;
-  gaussianVertices: number;
-  bilateralVertices: number;
+  /**
+   * Which hash tables numbered the vertices: 'first' (small; where one proves too small,
+   * space[4] = 1 and the tables are empty: build again with 'full'), or 'full' (never too small).
+   */
+  tables: CrfHashTables;
 }
+
+/** The hash tables of buildCrfLatticeGpu (see GpuCrfLattice.tables). */
+export type CrfHashTables = 'first' | 'full';
 
 /** One lattice's working tensors in buildCrfLatticeGpu (per entry, per hash slot, per vertex). */
 interface GpuLatticeParts {
@@ -281,15 +305,16 @@ interface GpuLatticeParts {
  * Both lattices built on the GPU from the image, as the tensors denseCrf would otherwise upload from
  * buildCrfLattice: the same arrays bit for bit (rowStart, entryPixel, entryWeight, neighbours,
  * pixelSlot, pixelWeight, vertex counts; the kernels reproduce the host's float32 arithmetic and
- * its vertex order). Host↔device traffic: the image (⌈3·H·W/4⌉ words) and, once per image size and
- * kernel sizes, the float32 feature tables (2·(W + H) + 256 words) go up; the two vertex counts
- * and two overflow flags (24 bytes in one read) come back, because the mean-field kernels take the
- * slot count as a dispatch size and the Gaussian lattice's end as the first slot of the
- * bilateral-only blur steps (a lattice with more vertices than its first hash table was sized for
- * is numbered again with a larger one: a second read). The caller releases
- * the tensors. Returns undefined where a buffer of the builder itself (the bilateral lattice's
- * vertex keys, 120 bytes per pixel, or a hash table) would exceed the device's buffer limit; the
- * host builder then serves (its output tables are the same size as these).
+ * its vertex order), in tables sized for bounds of the vertex counts (what the hash tables can
+ * number), with the counts in `tensors.space`. Host↔device traffic: the image (⌈3·H·W/4⌉ words)
+ * and, once per image size and kernel sizes, the float32 feature tables (2·(W + H) + 256 words) go
+ * up; nothing comes back: the kernels after the numbering, and the mean-field ones, read the counts
+ * on the GPU. With `tables` 'first' (the default) the hash tables are small; where one proves too
+ * small (many vertices per pixel: tiny images, small kernel sizes) space[4] is 1 and the caller
+ * builds again with 'full', tables that hold every entry as its own vertex (larger tables, and
+ * bounds up to one vertex per entry). The caller releases the tensors. Returns undefined where a
+ * buffer (the bilateral lattice's vertex keys, 120 bytes per pixel, a hash table, the neighbours
+ * table at the bound) would exceed the device's buffer limit; the host builder then serves.
  */
 export async function buildCrfLatticeGpu(
   gpu: Gpu,
@@ -298,6 +323,7 @@ export async function buildCrfLatticeGpu(
   width: number,
   gaussian: { sxy: number } = CLIP_ES_CRF.gaussian,
   bilateral: { sxy: number; srgb: number } = CLIP_ES_CRF.bilateral,
+  tables: CrfHashTables = 'first',
 ): Promise<GpuCrfLattice | undefined> {
   if (image instanceof Tensor) checkImageWords(image, height, width);
   else checkImage(image, height, width);
@@ -307,25 +333,29 @@ export async function buildCrfLatticeGpu(
   const limit = Math.min(gpu.traits.limits.maxStorageBufferBindingSize, gpu.traits.limits.maxBufferSize);
   const fits = (words: number) => bucketBytes(4 * words) <= limit;
   const pow2 = (v: number) => 2 ** Math.max(4, Math.ceil(Math.log2(Math.max(v, 1))));
-  // Hash tables: first a small one (it stays in cache), 2.5 slots per point, filled to at most 70 %:
-  // room for 1.75 vertices per point or more (Gaussian lattices at sxy = 1 have ~1.16, ~1.3–1.7 on
-  // tiny or one-row images; bilateral ones at CLIP-ES's sizes 0.15–0.65, up to 6 on images of a few
-  // pixels). A lattice with more is built again with a table for every entry as its own vertex
-  // (above twice the entries, or above the entries where that does not fit).
+  // Hash tables: 'first' a small one (it stays in cache), 2.5 slots per point, filled to at most
+  // 70 %: room for 1.75 vertices per point or more (Gaussian lattices at sxy = 1 have ~1.16, ~1.3–1.7
+  // on tiny or one-row images; bilateral ones at CLIP-ES's sizes 0.15–0.65, up to 6 on images of a
+  // few pixels). 'full': a table for every entry as its own vertex (above twice the entries, or
+  // above the entries where that does not fit). The vertex bound: the claims a table allows, at
+  // most one vertex per entry.
   const specs = ([2, 5] as const).map((d) => {
     const entries = points * (d + 1);
     const full = fits(pow2(2 * entries)) ? pow2(2 * entries) : pow2(entries + 1);
     const first = Math.min(pow2(2.5 * points), full);
-    return { d, entries, first: { capacity: first, maxClaims: first === full ? full : Math.floor(0.7 * first) }, full: { capacity: full, maxClaims: full } };
+    const table = tables === 'full' ? { capacity: full, maxClaims: full } : { capacity: first, maxClaims: first === full ? full : Math.floor(0.7 * first) };
+    return { d, entries, table, bound: Math.min(table.maxClaims, entries) };
   });
-  if (!specs.every((l) => fits(l.entries * l.d) && fits(l.full.capacity) && fits(l.entries + 1)) || !fits(9 * n)) return undefined;
+  const slotBound = 1 + specs[0]!.bound + specs[1]!.bound;
+  const fitsAll = specs.every((l) => fits(l.entries * l.d) && fits(l.table.capacity) && fits(l.entries + 1)) && fits(9 * n) && fits(2 * CRF_LATTICE_AXES * slotBound);
+  if (!fitsAll) return undefined;
 
   // Feature quotients as the host forms them (x / float32(sxy) etc., rounded to float32): WGSL does
   // not promise a correctly rounded division, so the kernels look them up.
   const [gs, bs, rs] = [gaussian.sxy, bilateral.sxy, bilateral.srgb].map(Math.fround) as [number, number, number];
   const at = { xg: 0, yg: width, xb: width + height, yb: 2 * width + height, c: 2 * (width + height) };
   const tableWords = at.c + 256;
-  const tables = gpu.constant(`crf lattice features ${width}×${height} ${gs} ${bs} ${rs}`, [tableWords], 'u32', () => {
+  const featureTables = gpu.constant(`crf lattice features ${width}×${height} ${gs} ${bs} ${rs}`, [tableWords], 'u32', () => {
     const f = new Float32Array(tableWords);
     for (let x = 0; x < width; x++) {
       f[at.xg + x] = x / gs;
@@ -362,77 +392,60 @@ export async function buildCrfLatticeGpu(
 
     // Per lattice: entry keys and weights, then the hash table and the vertex numbering.
     const lattices: GpuLatticeParts[] = [];
-    for (const [which, { d, entries, first }] of specs.entries()) {
+    for (const [which, { d, entries, table }] of specs.entries()) {
       const { scale, down } = latticeConstants(d);
       const keys = temp(gpu.empty([entries * d], 'i32', 'crf lattice keys'));
       const weight = temp(gpu.empty([entries], 'f32', 'crf lattice weights'));
       const [xTable, yTable] = d === 2 ? [at.xg, at.yg] : [at.xb, at.yb];
       const simplex = { d, pixels: n, width, points, scale, down, xTable, yTable, cTable: at.c, tableWords };
-      await crfLatticeSimplex(gpu, simplex, d === 5 ? imageWords : undefined, tables, keys, weight);
+      await crfLatticeSimplex(gpu, simplex, d === 5 ? imageWords : undefined, featureTables, keys, weight);
       const lattice: GpuLatticeParts = {
         d,
         which,
         entries,
         keys,
         weight,
-        capacity: first.capacity,
-        table: temp(gpu.empty([first.capacity], 'u32', 'crf lattice hash table')),
+        capacity: table.capacity,
+        table: temp(gpu.empty([table.capacity], 'u32', 'crf lattice hash table')),
         entrySlot: temp(gpu.empty([entries], 'u32', 'crf lattice entry slots')),
         scan: temp(gpu.empty([entries + 1], 'u32', 'crf lattice vertex ids')),
         vertex: temp(gpu.empty([entries], 'u32', 'crf lattice entry vertices')),
         firstEntry: temp(gpu.empty([entries], 'u32', 'crf lattice first entries')),
         count: temp(gpu.empty([entries], 'u32', 'crf lattice vertex pixels')),
       };
-      await numberVertices(lattice, first.maxClaims);
+      const { capacity, maxClaims } = table;
+      await fillWords(gpu, lattice.table, capacity, 0xffffffff);
+      await crfLatticeInsert(gpu, { d, entries, capacity, maxClaims, which }, keys, lattice.table, lattice.entrySlot, info);
+      await crfLatticeFirst(gpu, { entries, capacity, which }, lattice.table, lattice.entrySlot, info, lattice.scan);
+      await exclusiveScan(gpu, lattice.scan, entries + 1);
+      await fillWords(gpu, lattice.count, entries, 0);
+      const vertexOut = { entryVertex: lattice.vertex, firstEntry: lattice.firstEntry, count: lattice.count, info };
+      await crfLatticeVertex(gpu, { entries, realEntries: n * (d + 1), which, capacity }, lattice.table, lattice.entrySlot, lattice.scan, vertexOut);
       lattices.push(lattice);
-    }
-    async function numberVertices(l: GpuLatticeParts, maxClaims: number): Promise<void> {
-      const { d, which, entries, capacity } = l;
-      await fillWords(gpu, l.table, capacity, 0xffffffff);
-      await crfLatticeInsert(gpu, { d, entries, capacity, maxClaims, which }, l.keys, l.table, l.entrySlot, info);
-      await crfLatticeFirst(gpu, { entries, capacity, which }, l.table, l.entrySlot, info, l.scan);
-      await exclusiveScan(gpu, l.scan, entries + 1);
-      await fillWords(gpu, l.count, entries, 0);
-      await crfLatticeVertex(gpu, { entries, realEntries: n * (d + 1), which, capacity }, l.table, l.entrySlot, l.scan, { entryVertex: l.vertex, firstEntry: l.firstEntry, count: l.count, info });
     }
     const [g, b] = lattices as [GpuLatticeParts, GpuLatticeParts];
 
-    // The one read-back: the vertex counts (and whether a hash table was too small).
-    let counts = (await gpu.read(info)) as Uint32Array;
-    const vertices = [counts[0]!, counts[1]!];
-    const again = lattices.filter((l) => counts[2 + l.which] !== 0);
-    if (again.length) {
-      await fillWords(gpu, info, CRF_LATTICE_INFO_WORDS, 0);
-      for (const l of again) {
-        const { full } = specs[l.which]!;
-        drop(l.table);
-        l.capacity = full.capacity;
-        l.table = temp(gpu.empty([full.capacity], 'u32', 'crf lattice hash table'));
-        await numberVertices(l, full.maxClaims);
-      }
-      counts = (await gpu.read(info)) as Uint32Array;
-      for (const l of again) {
-        if (counts[2 + l.which]) throw new KernelError(OP, `the GPU lattice builder found a hash table of ${l.capacity} slots full with ${l.entries} entries (cannot happen)`);
-        vertices[l.which] = counts[l.which]!;
-      }
-    }
-    // A precompile() dry run reads zeros; two vertices per lattice take every dispatch below (both
-    // sorts included), so that a warm-up builds every pipeline a real image needs.
-    const [gaussianVertices, bilateralVertices] = gpu.precompiling ? [2, 2] : (vertices as [number, number]);
+    // The slot space stays on the GPU: the kernels below read the vertex counts from `space`, and
+    // every table is sized for the bounds (no read-back; an overflow leaves the tables empty and is
+    // flagged in space[4]).
+    const [boundG, boundB] = specs.map((l) => l.bound) as [number, number];
+    const space = output(gpu.empty([CRF_SPACE_WORDS], 'u32', 'crf lattice space'));
+    await crfLatticeSpace(gpu, { boundG, boundB }, info, space);
     drop(...(imageWords === image ? [] : [imageWords]), g.entrySlot, b.entrySlot);
-    const space = { gaussianVertices, bilateralVertices };
-    const slots = 1 + gaussianVertices + bilateralVertices;
+    const bounds = { gaussianVertices: boundG, bilateralVertices: boundB };
+    const slots = 1 + boundG + boundB;
 
-    // Bilateral slots: most pixels first, ties by vertex id (packLattices' slotsOf).
-    const orderKeys = temp(gpu.empty([bilateralVertices], 'u32', 'crf lattice order keys'));
-    const orderVals = temp(gpu.empty([bilateralVertices], 'u32', 'crf lattice order'));
-    await crfLatticeOrder(gpu, { vertices: bilateralVertices, pixels: n }, b.count, orderKeys, orderVals);
-    const byCount = await radixSortPairs(gpu, orderKeys, orderVals, bilateralVertices, keyBits(n));
+    // Bilateral slots: most pixels first, ties by vertex id (packLattices' slotsOf); the entries past
+    // the count sort last.
+    const orderKeys = temp(gpu.empty([boundB], 'u32', 'crf lattice order keys'));
+    const orderVals = temp(gpu.empty([boundB], 'u32', 'crf lattice order'));
+    await crfLatticeOrder(gpu, { vertices: boundB, pixels: n }, b.count, space, orderKeys, orderVals);
+    const byCount = await radixSortPairs(gpu, orderKeys, orderVals, boundB, keyBits(n));
     [byCount.keys, byCount.vals, ...byCount.spare].forEach(temp);
     const order = byCount.vals;
-    const slotOfB = temp(gpu.empty([bilateralVertices], 'u32', 'crf lattice bilateral slots'));
+    const slotOfB = temp(gpu.empty([boundB], 'u32', 'crf lattice bilateral slots'));
     const rowStart = output(gpu.empty([slots + 1], 'u32', 'crf row_start'));
-    await crfLatticeSlots(gpu, space, g.count, b.count, order, slotOfB, rowStart);
+    await crfLatticeSlots(gpu, bounds, g.count, b.count, order, space, slotOfB, rowStart);
     await exclusiveScan(gpu, rowStart, slots + 1);
     drop(...new Set([orderKeys, orderVals, byCount.keys, byCount.vals, ...byCount.spare].filter((t) => t !== order)), g.count, b.count);
 
@@ -440,7 +453,7 @@ export async function buildCrfLatticeGpu(
     const entries = 9 * n;
     const entryKeys = temp(gpu.empty([entries], 'u32', 'crf lattice entry keys'));
     const entryVals = temp(gpu.empty([entries], 'u32', 'crf lattice entry order'));
-    await crfLatticeSortKeys(gpu, { ...space, pixels: n }, g.vertex, b.vertex, slotOfB, entryKeys, entryVals);
+    await crfLatticeSortKeys(gpu, { ...bounds, pixels: n }, g.vertex, b.vertex, slotOfB, entryKeys, entryVals);
     const bySlot = await radixSortPairs(gpu, entryKeys, entryVals, entries, keyBits(slots - 1));
     [bySlot.keys, bySlot.vals, ...bySlot.spare].forEach(temp);
     const entryPixel = output(gpu.empty([entries], 'u32', 'crf entry_pixel'));
@@ -451,27 +464,26 @@ export async function buildCrfLatticeGpu(
     const pixelSlot = output(gpu.empty([entries], 'u32', 'crf pixel_slot'));
     const pixelWeight = output(gpu.empty([entries], 'f32', 'crf pixel_weight'));
     const alpha = { alphaG: latticeConstants(2).alpha, alphaB: latticeConstants(5).alpha };
-    await crfLatticePixels(gpu, { ...space, pixels: n, ...alpha }, g, b, slotOfB, pixelSlot, pixelWeight);
+    await crfLatticePixels(gpu, { ...bounds, pixels: n, ...alpha }, g, b, slotOfB, pixelSlot, pixelWeight);
     drop(g.vertex, b.vertex, g.weight, b.weight);
 
     const neighbours = output(gpu.empty([CRF_LATTICE_AXES * slots * 2], 'u32', 'crf neighbours'));
     await fillWords(gpu, neighbours, CRF_LATTICE_AXES * slots * 2, 0);
     await crfLatticeNeighbours(
       gpu,
-      { d: 2, entries: g.entries, capacity: g.capacity, slots, firstSlot: 1, vertices: gaussianVertices, ordered: false },
-      { keys: g.keys, table: g.table, firstEntry: g.firstEntry, scan: g.scan },
+      { d: 2, entries: g.entries, capacity: g.capacity, slots, vertices: boundG, ordered: false },
+      { keys: g.keys, table: g.table, firstEntry: g.firstEntry, scan: g.scan, space },
       neighbours,
     );
     await crfLatticeNeighbours(
       gpu,
-      { d: 5, entries: b.entries, capacity: b.capacity, slots, firstSlot: 1 + gaussianVertices, vertices: bilateralVertices, ordered: true },
-      { keys: b.keys, table: b.table, firstEntry: b.firstEntry, scan: b.scan, order, slotOf: slotOfB },
+      { d: 5, entries: b.entries, capacity: b.capacity, slots, vertices: boundB, ordered: true },
+      { keys: b.keys, table: b.table, firstEntry: b.firstEntry, scan: b.scan, order, slotOf: slotOfB, space },
       neighbours,
     );
     return {
-      tensors: { pixels: n, slots, axes: CRF_LATTICE_AXES, entries, rowStart, entryPixel, entryWeight, neighbours, pixelSlot, pixelWeight },
-      gaussianVertices,
-      bilateralVertices,
+      tensors: { pixels: n, slots, axes: CRF_LATTICE_AXES, entries, rowStart, entryPixel, entryWeight, neighbours, pixelSlot, pixelWeight, space },
+      tables,
     };
   } catch (err) {
     gpu.release(...outputs);
@@ -508,6 +520,18 @@ export interface DenseCrfOptions {
    */
   lattice?: CrfLattice | 'gpu' | 'host';
   /**
+   * The hash tables of the GPU lattice (buildCrfLatticeGpu): 'first' (default, small; where one
+   * proves too small the posteriors are not valid and the check's flag says so, see
+   * CrfCheck.overflowed), or 'full' (never too small; larger tables). Without deferCheck, denseCrf
+   * itself builds again with 'full' when it has to.
+   */
+  hashTables?: CrfHashTables;
+  /**
+   * With the lattice built on the GPU from an image given on the GPU: a CrfReplay that records
+   * this call and replays it for later calls with the same sizes and options (see CrfReplay).
+   */
+  replay?: CrfReplay;
+  /**
    * Leave the check that the probabilities are finite on the GPU: instead of reading its flag (a
    * read-back that waits for the whole CRF), return it as `check` for the caller to read with its
    * other outputs (SeedContext.check); the caller owns the flag. Default: read it here and throw.
@@ -515,10 +539,16 @@ export interface DenseCrfOptions {
   deferCheck?: boolean;
 }
 
-/** The non-finite-probabilities flag of a denseCrf call: u32 [1], 0 or 1 + the first bad index. */
+/**
+ * The error flag of a denseCrf call: u32 [1], 0; 1 + the index of a non-finite probability; or
+ * CRF_LATTICE_OVERFLOW, a first hash table of the GPU lattice proved too small (the posteriors are
+ * then not valid: run denseCrf again with `hashTables: 'full'`).
+ */
 export interface CrfCheck {
   flag: Tensor;
-  /** The error for a non-zero flag value. */
+  /** Whether a flag value is the overflow (run again with `hashTables: 'full'`) rather than an error. */
+  overflowed(value: number): boolean;
+  /** The error for a non-zero flag value other than the overflow. */
   explain(value: number): KernelError;
 }
 
@@ -540,6 +570,8 @@ export async function denseCrf(gpu: Gpu, opts: DenseCrfOptions): Promise<{ q: Te
   const channels = probs.shape[0]!;
   if (channels < 1) throw new KernelError(OP, `${probs} has no labels (C = 0)`, 'probs');
 
+  const hashTables = opts.hashTables ?? 'first';
+  if (hashTables !== 'first' && hashTables !== 'full') throw new KernelError(OP, `must be 'first' or 'full', not ${String(hashTables)}`, 'hashTables');
   const given = opts.lattice ?? 'gpu';
   if (typeof given === 'object' && given !== null) {
     const same =
@@ -556,12 +588,152 @@ export async function denseCrf(gpu: Gpu, opts: DenseCrfOptions): Promise<{ q: Te
   }
 
   const pixels = height * width;
+  const run: CrfRun = { image, height, width, probs, channels, iterations, gaussian, bilateral, lattice: given, hashTables };
+  const replay = opts.replay;
+  const { q, bad } =
+    replay && given === 'gpu' && image instanceof Tensor
+      ? await replay.posteriors(gpu, { ...run, image }, (on, inputs) => crfPosteriors(on, { ...run, ...inputs }, false))
+      : await crfPosteriors(gpu, run, true);
+  const overflowed = (flag: number) => flag === CRF_LATTICE_OVERFLOW;
+  const explain = (flag: number) => {
+    if (overflowed(flag)) return new KernelError(OP, `a first hash table of the GPU lattice was too small: run again with hashTables: 'full'`, 'hashTables');
+    const at = flag - 1;
+    const c = Math.floor(at / pixels), y = Math.floor((at % pixels) / width), x = at % width;
+    return new KernelError(OP, `${probs} holds non-finite values (e.g. channel ${c}, row ${y}, column ${x}); the CRF needs finite probabilities`, 'probs');
+  };
+  if (opts.deferCheck) return { q, check: { flag: bad, overflowed, explain } };
+  let flag: number;
+  try {
+    flag = (await gpu.read(bad))[0]!;
+  } catch (err) {
+    gpu.release(q);
+    throw err;
+  } finally {
+    gpu.release(bad);
+  }
+  if (flag !== 0) {
+    gpu.release(q);
+    if (overflowed(flag) && hashTables === 'first') return denseCrf(gpu, { ...opts, hashTables: 'full' });
+    throw explain(flag);
+  }
+  return { q };
+}
+
+/** The most device memory a CrfReplay keeps between images (a 500×375 image with 3 labels: about 221 MiB). */
+export const CRF_REPLAY_MAX_BYTES = 256 * 2 ** 20;
+
+/**
+ * The whole GPU-lattice CRF of one image size, channel count and set of options, recorded once
+ * (Gpu.recorder) and replayed by later denseCrf calls that give it as `replay` with the same ones:
+ * the lattice build and all iterations are then dispatched without running their TypeScript (with
+ * the lattices' vertex counts on the GPU, nothing in them depends on the host). The recording owns
+ * its input and output tensors: a replay copies the image and the probabilities in, and the
+ * posteriors and the error flag out, on the GPU. It keeps about the CRF's peak memory between
+ * calls (at 500×375 with 4 channels, 221 MiB, where the CRF alone peaks at 126 MiB live: a
+ * recording keeps what it freed, as the pool does), and is not kept above CRF_REPLAY_MAX_BYTES;
+ * calls with other sizes or options record again. dispose() gives the memory back.
+ */
+export class CrfReplay {
+  /** maxBytes: keep a recording only while it holds at most this much device memory. */
+  constructor(private readonly maxBytes = CRF_REPLAY_MAX_BYTES) {}
+
+  private key = '';
+  private recording: DispatchRecording | undefined;
+  private inputs: { image: Tensor; probs: Tensor } | undefined;
+  private outputs: { q: Tensor; bad: Tensor } | undefined;
+  /** Set while a call records: a call at the same time runs without the recording. */
+  private recordingNow = false;
+
+  /** @internal denseCrf's posteriors and error flag (the caller's), through the recording. */
+  async posteriors(
+    gpu: Gpu,
+    run: CrfRun & { image: Tensor },
+    record: (on: Gpu, inputs: { image: Tensor; probs: Tensor }) => Promise<{ q: Tensor; bad: Tensor }>,
+  ): Promise<{ q: Tensor; bad: Tensor }> {
+    const { image, probs } = run;
+    if (gpu.precompiling || this.recordingNow) return record(gpu, { image, probs });
+    const key = JSON.stringify([image.shape, image.dtype, probs.shape, run.iterations, run.gaussian, run.bilateral, run.hashTables]);
+    if (key !== this.key || !this.recording?.isOn(gpu) || !this.recording.replayable) {
+      this.dispose();
+      const rec = new DispatchRecording(gpu);
+      this.recordingNow = true;
+      try {
+        const on = gpu.recorder(rec);
+        const inputs = { image: on.empty(image.shape, image.dtype, 'crf replay image'), probs: on.empty(probs.shape, 'f32', 'crf replay probs') };
+        gpu.copy(image, inputs.image);
+        gpu.copy(probs, inputs.probs);
+        const outputs = await record(on, inputs);
+        const out = this.copyOut(gpu, outputs);
+        // Kept unless it read back (the host lattice served) or would hold more device memory than
+        // maxBytes between images (large images: encoding is then a small part of the CRF).
+        if (rec.replayable && rec.keptBytes <= this.maxBytes) Object.assign(this, { key, recording: rec, inputs, outputs });
+        else rec.dispose();
+        return out;
+      } catch (err) {
+        rec.dispose();
+        throw err;
+      } finally {
+        this.recordingNow = false;
+      }
+    }
+    // Copy in, replay, copy out: no await in between, so calls at the same time cannot interleave.
+    gpu.copy(image, this.inputs!.image);
+    gpu.copy(probs, this.inputs!.probs);
+    gpu.replay(this.recording);
+    return this.copyOut(gpu, this.outputs!);
+  }
+
+  private copyOut(gpu: Gpu, outputs: { q: Tensor; bad: Tensor }): { q: Tensor; bad: Tensor } {
+    const q = gpu.empty(outputs.q.shape, 'f32', 'crf posteriors');
+    const bad = gpu.empty([1], 'u32', 'crf bad');
+    gpu.copy(outputs.q, q);
+    gpu.copy(outputs.bad, bad);
+    return { q, bad };
+  }
+
+  /** Device memory the kept recording holds (0: none kept). */
+  get keptBytes(): number {
+    return this.recording?.keptBytes ?? 0;
+  }
+
+  /** Gives the recording's memory back; the next call records again. */
+  dispose(): void {
+    this.recording?.dispose();
+    this.recording = undefined;
+    this.inputs = this.outputs = undefined;
+    this.key = '';
+  }
+}
+
+/** What crfPosteriors needs of a denseCrf call, checked. */
+interface CrfRun {
+  image: Uint8Array | Tensor;
+  height: number;
+  width: number;
+  probs: Tensor;
+  channels: number;
+  iterations: number;
+  gaussian: GaussianKernelOptions;
+  bilateral: BilateralKernelOptions;
+  lattice: CrfLattice | 'gpu' | 'host';
+  hashTables: CrfHashTables;
+}
+
+/**
+ * The mean-field posteriors q [C, H, W] and the error flag `bad` (u32 [1], see CrfCheck), both the
+ * caller's. `repeatIterations`: record the first iteration's dispatches and replay them for the
+ * others (not while the whole call is being recorded: see CrfReplay).
+ */
+async function crfPosteriors(gpu: Gpu, run: CrfRun, repeatIterations: boolean): Promise<{ q: Tensor; bad: Tensor }> {
+  const { image, height, width, probs, channels, iterations, gaussian, bilateral, lattice: given, hashTables } = run;
+  const pixels = height * width;
   const chunks = ceilDiv(channels, 4);
   const owned: Tensor[] = [];
   const keep = <T extends Tensor>(t: T): T => (owned.push(t), t);
+  let q: Tensor | undefined;
   try {
     let built: GpuCrfLattice | undefined;
-    if (given === 'gpu') built = await buildCrfLatticeGpu(gpu, image, height, width, gaussian, bilateral);
+    if (given === 'gpu') built = await buildCrfLatticeGpu(gpu, image, height, width, gaussian, bilateral, hashTables);
     // The GPU builder declines only where its own buffers would exceed the device's limit (then an
     // image given on the GPU comes back to the host once).
     if (!built) {
@@ -569,11 +741,15 @@ export async function denseCrf(gpu: Gpu, opts: DenseCrfOptions): Promise<{ q: Te
       built = uploadLattice(gpu, typeof given === 'object' ? given : buildCrfLattice(bytes, height, width, gaussian, bilateral));
     }
     const lat = built.tensors;
-    const { rowStart, entryPixel, entryWeight, neighbours, pixelSlot, pixelWeight } = lat;
-    owned.push(rowStart, entryPixel, entryWeight, neighbours, pixelSlot, pixelWeight);
+    const { rowStart, entryPixel, entryWeight, neighbours, pixelSlot, pixelWeight, space } = lat;
+    owned.push(rowStart, entryPixel, entryWeight, neighbours, pixelSlot, pixelWeight, space);
     const { slots, axes, entries } = lat;
     const bad = keep(gpu.empty([1], 'u32', 'crf bad'));
     await fillWords(gpu, bad, 1, 0);
+    // The splat's and blur's sizes come from the slot counts on the GPU (indirect dispatches).
+    const dispatchArgs = keep(gpu.empty([CRF_DISPATCH_ARGS_WORDS], 'u32', 'crf dispatch args'));
+    await crfDispatchArgs(gpu, space, chunks, dispatchArgs, bad);
+    const sized = (word: number) => ({ args: dispatchArgs, word });
     const nrm = keep(gpu.empty([2, pixels], 'f32', 'crf nrm'));
     // (slot or pixel, f32 bits) pairs, written by crf_norm and crf_fold.
     const sliceVertex = keep(gpu.empty([pixelWeight.size, 2], 'u32', 'crf slice_vertex'));
@@ -582,19 +758,21 @@ export async function denseCrf(gpu: Gpu, opts: DenseCrfOptions): Promise<{ q: Te
     const qChunks = keep(gpu.empty([pixels, chunks, 4], 'f32', 'crf q'));
     const ping = keep(gpu.empty([slots, chunks, 4], 'f32', 'crf lattice values'));
     const pong = keep(gpu.empty([slots, chunks, 4], 'f32', 'crf lattice values'));
-    const q = gpu.empty([channels, height, width], 'f32', 'crf posteriors');
+    q = gpu.empty([channels, height, width], 'f32', 'crf posteriors');
+    const planar = q;
 
     // Splat (of ones, or of nrm ⊙ Q), then blur along every lattice direction, ping-pong. The
     // Gaussian lattice has 3 directions and the bilateral 6: the Gaussian slots leave the blur after
     // 3 steps, so the two results end in different buffers; returns them.
-    const firstBilateralSlot = 1 + built.gaussianVertices;
     const filter = async (c: number, unit: boolean, on: Gpu = gpu): Promise<{ g: Tensor; b: Tensor }> => {
-      await crfSplat(on, lat, ping, c, unit ? undefined : { splatEntry, q: qChunks });
+      const all = sized(unit ? CRF_DISPATCH.all1 : CRF_DISPATCH.all);
+      const bilateralOnly = sized(unit ? CRF_DISPATCH.bilateral1 : CRF_DISPATCH.bilateral);
+      await crfSplat(on, lat, ping, c, all, unit ? undefined : { splatEntry, q: qChunks });
       let [src, dst] = [ping, pong];
       let g = src;
       for (let axis = 0; axis < axes; axis++) {
-        const firstSlot = axis < GAUSSIAN_AXES ? 0 : firstBilateralSlot;
-        await crfBlur(on, lat, src, dst, c, axis, firstSlot);
+        const onlyB = axis >= GAUSSIAN_AXES;
+        await crfBlur(on, lat, src, dst, c, axis, onlyB, onlyB ? bilateralOnly : all);
         [src, dst] = [dst, src];
         if (axis === GAUSSIAN_AXES - 1) g = src;
       }
@@ -608,14 +786,14 @@ export async function denseCrf(gpu: Gpu, opts: DenseCrfOptions): Promise<{ q: Te
     await crfFold(gpu, lat, nrm, splatEntry, GAUSSIAN_AXES * pixels);
 
     await crfUnary(gpu, probs, unary, bad);
-    await crfUpdate(gpu, lat, unary, qChunks, { channels, planar: iterations === 0 ? q : undefined });
+    await crfUpdate(gpu, lat, unary, qChunks, { channels, planar: iterations === 0 ? planar : undefined });
     const iterate = async (on: Gpu, last: boolean) => {
       const values = await filter(chunks, false, on);
-      await crfUpdate(on, lat, unary, qChunks, { channels, messages: { valuesG: values.g, valuesB: values.b, sliceVertex }, planar: last ? q : undefined });
+      await crfUpdate(on, lat, unary, qChunks, { channels, messages: { valuesG: values.g, valuesB: values.b, sliceVertex }, planar: last ? planar : undefined });
     };
     // Every iteration but the last dispatches the same kernels on the same buffers: the first one's
     // dispatches are recorded and replayed for the others, without running their TypeScript again.
-    const repeat = gpu.precompiling ? undefined : new DispatchRecording(gpu);
+    const repeat = gpu.precompiling || !repeatIterations ? undefined : new DispatchRecording(gpu);
     try {
       for (let it = 0; it < iterations; it++) {
         const last = it === iterations - 1;
@@ -627,21 +805,11 @@ export async function denseCrf(gpu: Gpu, opts: DenseCrfOptions): Promise<{ q: Te
       repeat?.dispose();
     }
 
-    const explain = (flag: number) => {
-      const at = flag - 1;
-      const c = Math.floor(at / pixels), y = Math.floor((at % pixels) / width), x = at % width;
-      return new KernelError(OP, `${probs} holds non-finite values (e.g. channel ${c}, row ${y}, column ${x}); the CRF needs finite probabilities`, 'probs');
-    };
-    if (opts.deferCheck) {
-      owned.splice(owned.indexOf(bad), 1); // the caller's now
-      return { q, check: { flag: bad, explain } };
-    }
-    const flag = (await gpu.read(bad))[0]!;
-    if (flag !== 0) {
-      gpu.release(q);
-      throw explain(flag);
-    }
-    return { q };
+    owned.splice(owned.indexOf(bad), 1); // the caller's
+    return { q, bad };
+  } catch (err) {
+    if (q) gpu.release(q);
+    throw err;
   } finally {
     gpu.release(...owned);
   }
@@ -650,7 +818,7 @@ export async function denseCrf(gpu: Gpu, opts: DenseCrfOptions): Promise<{ q: Te
 /** Blur directions (= simplex vertices per pixel) of the Gaussian lattice, d = 2. */
 const GAUSSIAN_AXES = 3;
 
-/** A host-built lattice's tables uploaded: six uploads, 144 bytes per pixel plus 52 per slot. */
+/** A host-built lattice's tables uploaded: seven uploads, 144 bytes per pixel plus 52 per slot (and the 20-byte slot space). */
 function uploadLattice(gpu: Gpu, lattice: CrfLattice): GpuCrfLattice {
   const { slots, axes } = lattice;
   const entries = lattice.entryPixel.length;
@@ -661,6 +829,7 @@ function uploadLattice(gpu: Gpu, lattice: CrfLattice): GpuCrfLattice {
     return t;
   };
   try {
+    const g = lattice.gaussianVertices, b = lattice.bilateralVertices;
     return {
       tensors: {
         pixels: lattice.height * lattice.width,
@@ -673,9 +842,9 @@ function uploadLattice(gpu: Gpu, lattice: CrfLattice): GpuCrfLattice {
         neighbours: up(lattice.neighbours, 'u32', 'crf neighbours'),
         pixelSlot: up(lattice.pixelSlot, 'u32', 'crf pixel_slot'),
         pixelWeight: up(lattice.pixelWeight, 'f32', 'crf pixel_weight'),
+        space: up(Uint32Array.of(g, b, 1 + g + b, 1 + g, 0), 'u32', 'crf lattice space'),
       },
-      gaussianVertices: lattice.gaussianVertices,
-      bilateralVertices: lattice.bilateralVertices,
+      tables: 'full',
     };
   } catch (err) {
     gpu.release(...tensors);

@@ -75,6 +75,17 @@ export interface StageFlag {
   flag: Tensor;
   /** The error for a non-zero value. */
   explain(value: number): Error;
+  /** Values that ask for the stage's map to be made again (see SeedContext.check) rather than an error. */
+  redo?: StageRedo;
+}
+
+/** How a stage makes its map again when its flag says the first try was not valid (SeedContext.check). */
+export interface StageRedo {
+  stage: string;
+  /** Whether a flag value asks for it. */
+  when(value: number): boolean;
+  /** The stage's label map made again (owned by the context), by a path that needs no redo. */
+  run(): Promise<Tensor>;
 }
 
 /** Everything one image's run knows, and the owner of every GPU tensor made for it. */
@@ -147,9 +158,12 @@ export class SeedContext {
    * Registers an error flag a kernel writes on the GPU instead of the host checking its input
    * (which would need a read-back in the middle of the run): the pipeline reads every flag with the
    * outputs at the end and throws `explain(value)` for the first non-zero one. The flag is owned.
+   * With `redo`, a value it accepts instead makes the stage's map again after that read (the CRF,
+   * when a first hash table of its GPU lattice was too small), and that map is read in another
+   * read-back: a fallback for rare inputs that keeps the common run at one read-back.
    */
-  check(flag: Tensor, explain: (value: number) => Error): void {
-    this.flags.push({ flag: this.own(flag), explain });
+  check(flag: Tensor, explain: (value: number) => Error, redo?: StageRedo): void {
+    this.flags.push({ flag: this.own(flag), explain, redo });
   }
 
   /** TXT [K + M, E] on the GPU: the K label rows, then the M background rows (owned). */

@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { Gpu, trafficSince } from '../../src/gpu/context.js';
 import type { Tensor } from '../../src/gpu/tensor.js';
 import { exclusiveScan, radixSortPairs } from '../../src/kernels/scan.js';
-import { buildCrfLattice, buildCrfLatticeGpu, CLIP_ES_CRF, denseCrf, type CrfLattice } from '../../src/wsss/crf.js';
+import { buildCrfLattice, buildCrfLatticeGpu, CLIP_ES_CRF, CrfReplay, denseCrf, type CrfLattice } from '../../src/wsss/crf.js';
 import { fp16 } from '../helpers/crf-ref.js';
 import { testGpu } from '../helpers/gpu.js';
 import { rng } from '../helpers/reference.js';
@@ -52,36 +52,59 @@ const STRUCTURED: Record<string, (h: number, w: number) => Uint8Array> = {
 
 const ARRAYS = ['rowStart', 'entryPixel', 'entryWeight', 'neighbours', 'pixelSlot', 'pixelWeight'] as const;
 
-/** Builds on the GPU and asserts every array equals the host's bit for bit. */
-async function expectSameLattice(gpu: Gpu, img: Uint8Array, h: number, w: number, sizes: Sizes, what: string): Promise<CrfLattice> {
+/**
+ * Builds on the GPU and asserts every array equals the host's bit for bit: the counts (in `space`),
+ * and the tables up to them (rowStart and neighbours are sized for bounds of the counts: past the
+ * host's length, rowStart holds the entry count and neighbours 0). Where a first hash table
+ * overflowed (space[4]), builds again with the full tables, as denseCrf does. Returns the host
+ * lattice and whether the first tables overflowed.
+ */
+async function expectSameLattice(gpu: Gpu, img: Uint8Array, h: number, w: number, sizes: Sizes, what: string): Promise<CrfLattice & { overflowed: boolean }> {
   const host = buildCrfLattice(img, h, w, sizes.gaussian, sizes.bilateral);
-  const built = await buildCrfLatticeGpu(gpu, img, h, w, sizes.gaussian, sizes.bilateral);
+  let built = await buildCrfLatticeGpu(gpu, img, h, w, sizes.gaussian, sizes.bilateral);
   expect(built, what).toBeDefined();
+  let space = (await gpu.read(built!.tensors.space)) as Uint32Array;
+  const overflowed = space[4] !== 0;
+  if (overflowed) {
+    expect(Array.from(space), `${what}: an overflow leaves the tables empty`).toEqual([0, 0, 1, 1, 1]);
+    gpu.release(...ARRAYS.map((k) => built!.tensors[k]), built!.tensors.space);
+    built = await buildCrfLatticeGpu(gpu, img, h, w, sizes.gaussian, sizes.bilateral, 'full');
+    expect(built?.tables, what).toBe('full');
+    space = (await gpu.read(built!.tensors.space)) as Uint32Array;
+  }
   const { tensors } = built!;
   try {
-    expect([built!.gaussianVertices, built!.bilateralVertices, tensors.slots, tensors.entries, tensors.axes, tensors.pixels], what).toEqual([
+    expect([...space, tensors.entries, tensors.axes, tensors.pixels], what).toEqual([
       host.gaussianVertices,
       host.bilateralVertices,
       host.slots,
+      1 + host.gaussianVertices,
+      0,
       host.entryPixel.length,
       host.axes,
       h * w,
     ]);
+    expect(tensors.slots, `${what}: slot capacity`).toBeGreaterThanOrEqual(host.slots);
     const got = await gpu.readMany(ARRAYS.map((k) => tensors[k]));
     ARRAYS.forEach((k, i) => {
       const want = host[k];
       const mine = got[i]!;
-      expect(mine.length, `${what}: ${k} length`).toBe(want.length);
       const a = new Uint32Array(mine.buffer, mine.byteOffset, mine.length);
       const b = new Uint32Array(want.buffer, want.byteOffset, want.length);
+      const past = k === 'rowStart' ? host.entryPixel.length : k === 'neighbours' ? 0 : undefined;
+      if (past === undefined) expect(mine.length, `${what}: ${k} length`).toBe(want.length);
+      else expect(mine.length, `${what}: ${k} length`).toBeGreaterThanOrEqual(want.length);
       for (let j = 0; j < b.length; j++) {
         if (a[j] !== b[j]) throw new Error(`${what}: ${k}[${j}] = ${mine[j]} on the GPU, ${want[j]} on the host`);
       }
+      for (let j = b.length; j < a.length; j++) {
+        if (a[j] !== past) throw new Error(`${what}: ${k}[${j}] (past the host's ${b.length}) = ${a[j]}, want ${past}`);
+      }
     });
   } finally {
-    gpu.release(...ARRAYS.map((k) => tensors[k]));
+    gpu.release(...ARRAYS.map((k) => tensors[k]), tensors.space);
   }
-  return host;
+  return { ...host, overflowed };
 }
 
 describe('scan and radix sort (src/kernels/scan.ts)', () => {
@@ -249,7 +272,7 @@ describe('denseCrf with the GPU-built lattice', () => {
     }
   });
 
-  it('uploads the image instead of the lattice tables, and reads back only the vertex counts', async () => {
+  it('uploads the image instead of the lattice tables, and reads back nothing but the error flag', async () => {
     const gpu = await testGpu();
     const h = 48, w = 64;
     const img = STRUCTURED['noisy regions']!(h, w);
@@ -257,19 +280,18 @@ describe('denseCrf with the GPU-built lattice', () => {
     const host = await posteriors(gpu, img, h, w, 3, 4, 'host');
     const mine = await posteriors(gpu, img, h, w, 3, 4, 'gpu');
     expect(Array.from(mine.q)).toEqual(Array.from(host.q));
-    expect(host.traffic.uploads).toBe(6);
+    expect(host.traffic.uploads).toBe(7);
     expect(mine.traffic.uploads).toBe(1);
     expect(mine.traffic.uploadBytes).toBe(Math.ceil((3 * h * w) / 4) * 4);
     // The host tables: 144 bytes per pixel plus 52 per slot (here ~2.7 slots per pixel); the image: 3.
     expect(host.traffic.uploadBytes).toBeGreaterThan(80 * mine.traffic.uploadBytes);
-    // Vertex counts (one read), then the non-finite check of the probabilities (one read).
-    expect(mine.traffic.downloads).toBe(host.traffic.downloads + 1);
+    // The vertex counts stay on the GPU: the one read is the error flag, as with the host tables.
+    expect(mine.traffic.downloads).toBe(1);
+    expect(host.traffic.downloads).toBe(1);
   });
 
-  it('deferCheck: reads back nothing but the vertex counts and hands over the non-finite flag', async () => {
+  it('deferCheck: reads back nothing and hands over the non-finite flag', async () => {
     const gpu = await testGpu();
-    // Large enough that the first hash tables suffice (tiny images have many vertices per pixel, and
-    // their lattices are numbered a second time: a second read).
     const h = 48, w = 64, n = h * w;
     const img = STRUCTURED['noisy regions']!(h, w);
     for (const [bad, at] of [
@@ -282,8 +304,9 @@ describe('denseCrf with the GPU-built lattice', () => {
       const probs = gpu.upload(values, [2, h, w]);
       const before = gpu.trafficCounters;
       const { q, check } = await denseCrf(gpu, { image: img, height: h, width: w, probs, deferCheck: true });
-      expect(trafficSince(gpu, before).downloads).toBe(1);
+      expect(trafficSince(gpu, before).downloads).toBe(0);
       const flag = ((await gpu.read(check!.flag)) as Uint32Array)[0]!;
+      expect(check!.overflowed(flag)).toBe(false);
       if (at < 0) expect(flag).toBe(0);
       else {
         const c = Math.floor(at / n), y = Math.floor((at % n) / w), x = at % w;
@@ -291,6 +314,79 @@ describe('denseCrf with the GPU-built lattice', () => {
         await expect(denseCrf(gpu, { image: img, height: h, width: w, probs })).rejects.toThrow(check!.explain(flag).message);
       }
       gpu.release(probs, q, check!.flag);
+    }
+  });
+
+  it('a first hash table too small: flagged with deferCheck, built again with the full tables, the same posteriors', async () => {
+    const gpu = await testGpu();
+    // Far more vertices than pixels: the first tables overflow (expectSameLattice sees it too).
+    const extra = { gaussian: { sxy: 0.3, compat: 3 }, bilateral: { sxy: 1, srgb: 0.7, compat: 4 }, iterations: 3 };
+    const sizes = { gaussian: { sxy: 0.3 }, bilateral: { sxy: 1, srgb: 0.7 } };
+    for (const [h, w] of [[5, 7], [19, 13]] as const) {
+      const img = noise(h, w, h + w);
+      expect((await expectSameLattice(gpu, img, h, w, sizes, `${h}×${w}`)).overflowed, `${h}×${w}: the first tables overflow`).toBe(true);
+      const host = await posteriors(gpu, img, h, w, 3, 11, 'host', extra);
+      const r = rng(11);
+      const probs = gpu.upload(new Float32Array(3 * h * w).map(() => fp16(r())), [3, h, w]);
+      const before = gpu.trafficCounters;
+      const { q, check } = await denseCrf(gpu, { image: img, height: h, width: w, probs, deferCheck: true, ...extra });
+      expect(trafficSince(gpu, before).downloads).toBe(0);
+      const flag = ((await gpu.read(check!.flag)) as Uint32Array)[0]!;
+      expect(check!.overflowed(flag), `${h}×${w}: overflow flagged`).toBe(true);
+      expect(check!.explain(flag).message).toMatch(/hashTables: 'full'/);
+      gpu.release(q, check!.flag, probs);
+      const full = await posteriors(gpu, img, h, w, 3, 11, 'gpu', { ...extra, hashTables: 'full' });
+      expect(Array.from(full.q), `${h}×${w}: full tables`).toEqual(Array.from(host.q));
+      // Without deferCheck denseCrf builds again by itself.
+      const again = await posteriors(gpu, img, h, w, 3, 11, 'gpu', extra);
+      expect(Array.from(again.q), `${h}×${w}: default`).toEqual(Array.from(host.q));
+    }
+  });
+
+  it.each([
+    ['kept', undefined],
+    ['over its memory cap, not kept', 1],
+  ])('replay (%s): a recorded CRF gives the same posteriors and flags for other images of its size, and records again for another size', async (_, maxBytes) => {
+    const gpu = await testGpu();
+    const replay = new CrfReplay(maxBytes);
+    const words = (img: Uint8Array) => {
+      const w = new Uint32Array(Math.ceil(img.length / 4));
+      new Uint8Array(w.buffer).set(img);
+      return gpu.upload(w, [w.length], 'u32');
+    };
+    // Large enough that the first hash tables suffice.
+    const cases: Array<[string, number, number, number, number]> = [
+      ['first 48×64', 48, 64, 3, 1],
+      ['second 48×64 (replayed)', 48, 64, 3, 2],
+      ['third 48×64 (replayed), a non-finite value', 48, 64, 3, -3],
+      ['56×45, other labels (recorded again)', 56, 45, 6, 4],
+      ['56×45 (replayed)', 56, 45, 6, 5],
+    ];
+    try {
+      for (const [what, h, w, c, seed] of cases) {
+        // Another image of the same size for every call (the same kind, whose lattices fit the first tables).
+        const scene = STRUCTURED['noisy regions']!(h, w);
+        const img = scene.map((_, i) => scene[(i + 3 * w * Math.abs(seed)) % scene.length]!);
+        const r = rng(Math.abs(seed));
+        const values = new Float32Array(c * h * w).map(() => fp16(r()));
+        if (seed < 0) values[5] = Number.NaN;
+        const probs = gpu.upload(values, [c, h, w]);
+        const image = words(img);
+        const want = await denseCrf(gpu, { image, height: h, width: w, probs, deferCheck: true });
+        const before = gpu.trafficCounters;
+        const got = await denseCrf(gpu, { image, height: h, width: w, probs, deferCheck: true, replay });
+        expect(trafficSince(gpu, before).downloads, what).toBe(0);
+        if (maxBytes === undefined) expect(replay.keptBytes, `${what}: a recording is kept`).toBeGreaterThan(0);
+        else expect(replay.keptBytes, `${what}: nothing kept`).toBe(0);
+        const [qa, qb, fa, fb] = (await gpu.readMany([want.q, got.q, want.check!.flag, got.check!.flag])) as Uint32Array[];
+        expect(Array.from(new Uint32Array(qb!.buffer)), what).toEqual(Array.from(new Uint32Array(qa!.buffer)));
+        expect(fb![0], `${what}: flag`).toBe(fa![0]);
+        expect(fb![0] !== 0 && !got.check!.overflowed(fb![0]!), `${what}: flagged`).toBe(seed < 0);
+        if (seed >= 0) expect(fb![0], `${what}: no overflow`).toBe(0);
+        gpu.release(probs, image, want.q, got.q, want.check!.flag, got.check!.flag);
+      }
+    } finally {
+      replay.dispose();
     }
   });
 

@@ -12,6 +12,9 @@
 //                         the vertices in the host builder's insertion order
 //   crfLatticeVertex      each entry's vertex, each vertex's first entry and pixel count, the count
 // and then over both lattices' vertices and pixels:
+//   crfLatticeSpace       the slot space (vertex counts, slots, first bilateral slot, overflow) in a
+//                         storage buffer: the kernels after it read the counts there, so the host
+//                         never needs them (it sizes every table for bounds of the counts)
 //   crfLatticeOrder       sort keys for the bilateral slots (pixel count descending, then id)
 //   crfLatticeSlots       each bilateral vertex's slot and each slot's pixel count (→ row starts)
 //   crfLatticeSortKeys    sort keys for the CSR table (slot of every real entry)
@@ -83,6 +86,22 @@ export const crfLatticeSimplexKernel = defineKernel<SimplexArgs>({
 /** The builder's counters: vertices (Gaussian, bilateral), hash table overflows, claimed slots. */
 export const CRF_LATTICE_INFO_WORDS = 6;
 
+/**
+ * The slot space as the GPU knows it (crf_lattice_space.wgsl): Gaussian vertices, bilateral
+ * vertices, slots (1 + both), first bilateral slot (1 + Gaussian vertices), overflow (1 where a
+ * hash table was too small: the tables are then empty and must be built again).
+ */
+export const CRF_SPACE_WORDS = 5;
+
+export const crfLatticeSpaceKernel = defineKernel<{ boundG: number; boundB: number }>({
+  name: 'crf_lattice_space',
+  shader: 'wsss/crf_lattice_space.wgsl',
+  uniforms: (a) => ({ bound_g: a.boundG, bound_b: a.boundB }),
+  workgroups: () => [1],
+  sizes: () => ({ info: CRF_LATTICE_INFO_WORDS, space: CRF_SPACE_WORDS }),
+  cost: () => ({ flops: 0, bytes: 4 * (CRF_LATTICE_INFO_WORDS + CRF_SPACE_WORDS) }),
+});
+
 export interface TableArgs {
   d: 2 | 5;
   entries: number;
@@ -134,16 +153,18 @@ export const crfLatticeVertexKernel = defineKernel<{ entries: number; realEntrie
   cost: (a) => ({ flops: a.entries, bytes: 24 * a.entries }),
 });
 
+/** `vertices`: a bound of the bilateral vertex count (the count itself is in `space`). */
 export const crfLatticeOrderKernel = defineKernel<{ vertices: number; pixels: number }>({
   name: 'crf_lattice_order',
   shader: 'wsss/crf_lattice_order.wgsl',
   params: () => ({ WG }),
   uniforms: (a) => ({ vertices: a.vertices, pixels: a.pixels }),
   workgroups: (a, t) => grid(a.vertices, t),
-  sizes: (a) => ({ count: a.vertices, sort_keys: a.vertices, sort_vals: a.vertices }),
+  sizes: (a) => ({ count: a.vertices, space: CRF_SPACE_WORDS, sort_keys: a.vertices, sort_vals: a.vertices }),
   cost: (a) => ({ flops: a.vertices, bytes: 12 * a.vertices }),
 });
 
+/** Bounds of the vertex counts, which size the tables (the counts themselves are in `space`). */
 interface SlotSpace {
   gaussianVertices: number;
   bilateralVertices: number;
@@ -154,12 +175,13 @@ export const crfLatticeSlotsKernel = defineKernel<SlotSpace>({
   name: 'crf_lattice_slots',
   shader: 'wsss/crf_lattice_slots.wgsl',
   params: () => ({ WG }),
-  uniforms: (a) => ({ slots: slotsOf(a), gaussian: a.gaussianVertices }),
+  uniforms: (a) => ({ bound: slotsOf(a) }),
   workgroups: (a, t) => grid(slotsOf(a) + 1, t),
   sizes: (a) => ({
     count_g: a.gaussianVertices,
     count_b: a.bilateralVertices,
     order: a.bilateralVertices,
+    space: CRF_SPACE_WORDS,
     slot_of_b: a.bilateralVertices,
     row_count: slotsOf(a) + 1,
   }),
@@ -217,11 +239,11 @@ export const crfLatticePixelsKernel = defineKernel<SlotSpace & { pixels: number;
 });
 
 export interface NeighbourArgs extends TableArgs {
-  /** Slots of the shared space; this lattice's vertices occupy firstSlot .. firstSlot + vertices − 1. */
+  /** A bound of the slots of the shared space (the neighbours table is sized for it). */
   slots: number;
-  firstSlot: number;
+  /** A bound of this lattice's vertex count; the count and its first slot are in `space`. */
   vertices: number;
-  /** Slots in sorted order (`order`, `slot_of`): the bilateral lattice. */
+  /** Slots in sorted order (`order`, `slot_of`): the bilateral lattice (else the Gaussian). */
   ordered: boolean;
 }
 
@@ -229,7 +251,7 @@ export const crfLatticeNeighboursKernel = defineKernel<NeighbourArgs>({
   name: 'crf_lattice_neighbours',
   shader: 'wsss/crf_lattice_neighbours.wgsl',
   params: (a) => ({ WG, D: a.d, ORDERED: a.ordered }),
-  uniforms: (a) => ({ slots: a.slots, first_slot: a.firstSlot, vertices: a.vertices, mask: a.capacity - 1, fp_mask: fingerprintMask(a.entries) }),
+  uniforms: (a) => ({ which: a.ordered ? 1 : 0, mask: a.capacity - 1, fp_mask: fingerprintMask(a.entries) }),
   workgroups: (a, t) => grid(a.vertices, t),
   sizes: (a) => ({
     keys: a.entries * a.d,
@@ -238,6 +260,7 @@ export const crfLatticeNeighboursKernel = defineKernel<NeighbourArgs>({
     scan: a.entries + 1,
     order: a.ordered ? a.vertices : 0,
     slot_of: a.ordered ? a.vertices : 0,
+    space: CRF_SPACE_WORDS,
     neighbours: 2 * CRF_LATTICE_AXES * a.slots,
   }),
   cost: (a) => ({ flops: 16 * a.d * (a.d + 1) * a.vertices, bytes: 8 * (a.d + 4) * (a.d + 1) * a.vertices }),
@@ -295,14 +318,19 @@ export async function crfLatticeVertex(
   });
 }
 
-/** Sort input (pixels − count, vertex id) for the bilateral slot order. */
-export async function crfLatticeOrder(gpu: Gpu, args: { vertices: number; pixels: number }, count: Tensor, sortKeys: Tensor, sortVals: Tensor): Promise<void> {
-  await gpu.run(crfLatticeOrderKernel, args, { count, sort_keys: sortKeys, sort_vals: sortVals });
+/** The slot space [CRF_SPACE_WORDS] from the counters, for tables sized for boundG / boundB vertices. */
+export async function crfLatticeSpace(gpu: Gpu, args: { boundG: number; boundB: number }, info: Tensor, space: Tensor): Promise<void> {
+  await gpu.run(crfLatticeSpaceKernel, args, { info, space });
 }
 
-/** Bilateral slots and per-slot pixel counts [slots + 1] (the last 0). */
-export async function crfLatticeSlots(gpu: Gpu, args: SlotSpace, countG: Tensor, countB: Tensor, order: Tensor, slotOfB: Tensor, rowCount: Tensor): Promise<void> {
-  await gpu.run(crfLatticeSlotsKernel, args, { count_g: countG, count_b: countB, order, slot_of_b: slotOfB, row_count: rowCount });
+/** Sort input (pixels − count, vertex id) for the bilateral slot order, `vertices` (a bound) of them. */
+export async function crfLatticeOrder(gpu: Gpu, args: { vertices: number; pixels: number }, count: Tensor, space: Tensor, sortKeys: Tensor, sortVals: Tensor): Promise<void> {
+  await gpu.run(crfLatticeOrderKernel, args, { count, space, sort_keys: sortKeys, sort_vals: sortVals });
+}
+
+/** Bilateral slots and per-slot pixel counts [bound slots + 1] (0 from [slots] on). */
+export async function crfLatticeSlots(gpu: Gpu, args: SlotSpace, countG: Tensor, countB: Tensor, order: Tensor, space: Tensor, slotOfB: Tensor, rowCount: Tensor): Promise<void> {
+  await gpu.run(crfLatticeSlotsKernel, args, { count_g: countG, count_b: countB, order, space, slot_of_b: slotOfB, row_count: rowCount });
 }
 
 /** Sort input (slot, position) of every real entry, Gaussian then bilateral. */
@@ -349,6 +377,7 @@ export interface NeighbourInputs {
   /** Bilateral only: vertex of each of its slots, slot of each vertex. */
   order?: Tensor;
   slotOf?: Tensor;
+  space: Tensor;
 }
 
 /** Blur neighbours [axes, slots, 2] of one lattice's range of slots (zeroed beforehand). */
@@ -360,6 +389,7 @@ export async function crfLatticeNeighbours(gpu: Gpu, args: NeighbourArgs, inp: N
     scan: inp.scan,
     order: inp.order,
     slot_of: inp.slotOf,
+    space: inp.space,
     neighbours,
   });
 }

@@ -1,6 +1,7 @@
 // The kernels of the dense CRF (docs/algorithms.md §3.6; shaders/wsss/crf_*.wgsl) and the thin
 // functions that dispatch them; the lattices (host), the mean-field loop and the seeds' rule are in
 // src/wsss/crf.ts.
+//   crfDispatchArgs  the splat's and blur's workgroup counts from the slot counts on the GPU
 //   crfUnary    U = −log(clip(p)) with pydensecrf's float16 steps, through a host-built −log table
 //   crfSplat    the lattice slots' sums of their pixels' (normalised) values, or of ones
 //   crfBlur     one blur step along one lattice direction
@@ -13,7 +14,7 @@
 // Both lattices share one slot space (slot 0 = "no vertex", holding 0; then the Gaussian lattice's
 // vertices, then the bilateral's). Channels travel as vec4 chunks ([slots, ceil(C/4)] and
 // [pixels, ceil(C/4)]).
-import type { Gpu } from '../../gpu/context.js';
+import type { Gpu, IndirectDispatch } from '../../gpu/context.js';
 import { ceilDiv, defineKernel, grid1d } from '../../gpu/kernel.js';
 import type { Tensor } from '../../gpu/tensor.js';
 import { f16BitsToF32, f32ToF16Bits } from '../../weights/dtype.js';
@@ -42,6 +43,25 @@ export const crfUnaryKernel = defineKernel<{ pixels: number; channels: number }>
   cost: (a) => ({ flops: 8 * a.channels * a.pixels, bytes: 12 * a.channels * a.pixels }),
 });
 
+/** Words of the slot space (crf_lattice_space.wgsl; CRF_SPACE_WORDS in crf-lattice.ts). */
+const SPACE_WORDS = 5;
+
+/** The four (x, y, z) triples crfDispatchArgs writes (see crf_dispatch_args.wgsl). */
+export const CRF_DISPATCH_ARGS_WORDS = 12;
+/** Word offsets of the triples: all slots or the bilateral ones, one chunk or `chunks`. */
+export const CRF_DISPATCH = { all1: 0, bilateral1: 3, all: 6, bilateral: 9 } as const;
+
+export const crfDispatchArgsKernel = defineKernel<{ chunks: number }>({
+  name: 'crf_dispatch_args',
+  shader: 'wsss/crf_dispatch_args.wgsl',
+  params: () => ({ WG }),
+  uniforms: (a, t) => ({ chunks: a.chunks, max_dim: t.limits.maxComputeWorkgroupsPerDimension }),
+  workgroups: () => [1],
+  sizes: () => ({ space: SPACE_WORDS, args: CRF_DISPATCH_ARGS_WORDS, bad: 1 }),
+  cost: () => ({ flops: 0, bytes: 4 * (SPACE_WORDS + CRF_DISPATCH_ARGS_WORDS) }),
+});
+
+/** `slots`: the slot capacity the values are sized for (the count itself is in `space`). */
 interface SlotArgs {
   slots: number;
   chunks: number;
@@ -51,9 +71,10 @@ export const crfSplatKernel = defineKernel<SlotArgs & { pixels: number; entries:
   name: 'crf_splat',
   shader: 'wsss/crf_splat.wgsl',
   params: (a) => ({ WG, UNIT: a.unit }),
-  uniforms: (a) => ({ slots: a.slots, chunks: a.chunks }),
+  uniforms: (a) => ({ chunks: a.chunks }),
   workgroups: (a, t) => grid1d(ceilDiv(a.slots * a.chunks, WG), t),
   sizes: (a) => ({
+    space: SPACE_WORDS,
     row_start: a.slots + 1,
     splat_entry: a.unit ? 0 : a.entries,
     entry_weight: a.unit ? a.entries : 0,
@@ -73,18 +94,15 @@ export const crfFoldKernel = defineKernel<{ pixels: number; entries: number; fir
   cost: (a) => ({ flops: a.entries, bytes: 16 * a.entries }),
 });
 
-/** Blur step `axis` over slots firstSlot .. slots−1. */
-export const crfBlurKernel = defineKernel<SlotArgs & { axes: number; axis: number; firstSlot: number }>({
+/** Blur step `axis` over all slots, or over the bilateral lattice's only. */
+export const crfBlurKernel = defineKernel<SlotArgs & { axes: number; axis: number; bilateralOnly: boolean }>({
   name: 'crf_blur',
   shader: 'wsss/crf_blur.wgsl',
   params: () => ({ WG }),
-  uniforms: (a) => ({ slots: a.slots, chunks: a.chunks, axis: a.axis, first_slot: a.firstSlot }),
-  workgroups: (a, t) => grid1d(ceilDiv((a.slots - a.firstSlot) * a.chunks, WG), t),
-  sizes: (a) => ({ neighbours: a.axes * a.slots, src: a.slots * a.chunks, dst: a.slots * a.chunks }),
-  cost: (a) => {
-    const n = a.slots - a.firstSlot;
-    return { flops: 12 * n * a.chunks, bytes: 8 * n + 64 * n * a.chunks };
-  },
+  uniforms: (a) => ({ chunks: a.chunks, axis: a.axis, bilateral_only: a.bilateralOnly ? 1 : 0 }),
+  workgroups: (a, t) => grid1d(ceilDiv(a.slots * a.chunks, WG), t),
+  sizes: (a) => ({ neighbours: a.axes * a.slots, space: SPACE_WORDS, src: a.slots * a.chunks, dst: a.slots * a.chunks }),
+  cost: (a) => ({ flops: 12 * a.slots * a.chunks, bytes: 8 * a.slots + 64 * a.slots * a.chunks }),
 });
 
 export const crfNormKernel = defineKernel<{ pixels: number; slots: number; gaussianCompat: number; bilateralCompat: number }>({
@@ -193,7 +211,10 @@ export function negLogTableFor(gpu: Gpu): Tensor {
 /** One image's lattice tables on the GPU (see CrfLattice in src/wsss/crf.ts for what each holds). */
 export interface CrfLatticeTensors {
   pixels: number;
-  /** 1 + Gaussian vertices + bilateral vertices. */
+  /**
+   * The slot capacity every slot-indexed table is sized for: 1 + bounds of the Gaussian and
+   * bilateral vertex counts (the counts themselves are in `space`, on the GPU).
+   */
   slots: number;
   /** Blur directions of both lattices (the bilateral's, 6). */
   axes: number;
@@ -205,6 +226,12 @@ export interface CrfLatticeTensors {
   neighbours: Tensor;
   pixelSlot: Tensor;
   pixelWeight: Tensor;
+  /**
+   * u32 [5]: Gaussian vertices, bilateral vertices, slots (1 + both), first bilateral slot,
+   * overflow (crf_lattice_space.wgsl). rowStart holds slots + 1 row starts, then the entry count;
+   * neighbours is [axes, slots, 2] with this `slots`.
+   */
+  space: Tensor;
 }
 
 /** U [pixels, chunks, 4] from planar probabilities [C, H, W]; a non-finite one is flagged in bad[0]. */
@@ -214,19 +241,37 @@ export async function crfUnary(gpu: Gpu, probs: Tensor, unary: Tensor, bad: Tens
 }
 
 /**
- * Splat into values [slots, chunks, 4]: ones with the bare barycentric weights (no `src`), or the
- * pixel values src [pixels, chunks, 4] through the normalised entries of crfFold.
+ * The workgroup counts of the splat and blur dispatches (CRF_DISPATCH_ARGS_WORDS, at CRF_DISPATCH)
+ * from the lattices' slot space, for `chunks` channel chunks; a lattice overflow is flagged in
+ * bad[0] as CRF_LATTICE_OVERFLOW.
  */
-export async function crfSplat(gpu: Gpu, lat: CrfLatticeTensors, values: Tensor, chunks: number, src?: { splatEntry: Tensor; q: Tensor }): Promise<void> {
-  const unit = src === undefined;
-  const args = { slots: lat.slots, chunks, pixels: lat.pixels, entries: lat.entries, unit };
-  const bindings = src ? { row_start: lat.rowStart, splat_entry: src.splatEntry, src: src.q, values } : { row_start: lat.rowStart, entry_weight: lat.entryWeight, values };
-  await gpu.run(crfSplatKernel, args, bindings);
+export async function crfDispatchArgs(gpu: Gpu, space: Tensor, chunks: number, args: Tensor, bad: Tensor): Promise<void> {
+  await gpu.run(crfDispatchArgsKernel, { chunks }, { space, args, bad });
 }
 
-/** Blur step `axis` of slots firstSlot.. from src into dst ([slots, chunks, 4] each). */
-export async function crfBlur(gpu: Gpu, lat: CrfLatticeTensors, src: Tensor, dst: Tensor, chunks: number, axis: number, firstSlot: number): Promise<void> {
-  await gpu.run(crfBlurKernel, { slots: lat.slots, chunks, axes: lat.axes, axis, firstSlot }, { neighbours: lat.neighbours, src, dst });
+/** The value of the CRF's error flag that says a first hash table was too small (crf_dispatch_args). */
+export const CRF_LATTICE_OVERFLOW = 0xffffffff;
+
+/**
+ * Splat into values [slots, chunks, 4]: ones with the bare barycentric weights (no `src`), or the
+ * pixel values src [pixels, chunks, 4] through the normalised entries of crfFold. `dispatch`: the
+ * workgroup counts for all slots and `chunks` (crfDispatchArgs).
+ */
+export async function crfSplat(gpu: Gpu, lat: CrfLatticeTensors, values: Tensor, chunks: number, dispatch: IndirectDispatch, src?: { splatEntry: Tensor; q: Tensor }): Promise<void> {
+  const unit = src === undefined;
+  const args = { slots: lat.slots, chunks, pixels: lat.pixels, entries: lat.entries, unit };
+  const bindings = src
+    ? { space: lat.space, row_start: lat.rowStart, splat_entry: src.splatEntry, src: src.q, values }
+    : { space: lat.space, row_start: lat.rowStart, entry_weight: lat.entryWeight, values };
+  await gpu.run(crfSplatKernel, args, bindings, dispatch);
+}
+
+/**
+ * Blur step `axis` from src into dst ([slots, chunks, 4] each), of all slots or of the bilateral
+ * ones; `dispatch`: the matching workgroup counts (crfDispatchArgs).
+ */
+export async function crfBlur(gpu: Gpu, lat: CrfLatticeTensors, src: Tensor, dst: Tensor, chunks: number, axis: number, bilateralOnly: boolean, dispatch: IndirectDispatch): Promise<void> {
+  await gpu.run(crfBlurKernel, { slots: lat.slots, chunks, axes: lat.axes, axis, bilateralOnly }, { neighbours: lat.neighbours, space: lat.space, src, dst }, dispatch);
 }
 
 /**
