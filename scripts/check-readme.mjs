@@ -36,6 +36,7 @@ const SEEDS_ONE_READBACK = 'bench/results/seeds-world-clip-one-readback-swiftsha
 const SOAK_BROWSER = 'bench/results/soak-browser-swiftshader-2026-12-07-00-50-18.json';
 const TRAIN = 'bench/results/train-swiftshader-2026-12-07-06-47-05.json';
 const WORLD_TRAIN = 'bench/results/world-train-partial-2026-12-07.json';
+const WORLD_TRAIN_TORCH = 'bench/results/world-train-torch-2026-12-07.json';
 const STAGES = ['cam', 'caa', 'crf', 'par', 'rw'];
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor((xs.length - 1) / 2)];
 // The seeds benchmark's table: seconds (two decimals under 1 s), ratios peer / seedmask.
@@ -55,6 +56,14 @@ const gflops = (k) => (r) => r.cases[k].flops['gradcam.vision'] / mine(k, 'gradc
 export const CHECKS = [
   { file: WORLD_TRAIN, text: 'train images ({} % mIoU against their ground truth) and the 60 val images ({} %)', values: [(r) => pct(r.seedsTrainMiou), (r) => pct(r.seedsVal.seeds)] },
   { file: WORLD_TRAIN, text: 'After {} steps of 8 crops', values: [(r) => String(r.stepsDone)] },
+  {
+    file: WORLD_TRAIN_TORCH,
+    text: "After {} steps on the seeds the network reaches {} % val mIoU ({} % with its argmax restricted to the image's own classes, which the seeds are given). On the ground truth of the same images it reaches {} % ({} %).",
+    values: [
+      (r) => grouped(r.runs[0].validation.at(-1).iteration),
+      ...['seeds', 'ground truth'].flatMap((labels) => ['miou', 'miouImageLabels'].map((k) => (r) => pct(r.runs.find((x) => x.labels === labels).validation.at(-1)[k]))),
+    ],
+  },
   { file: WORLD_TRAIN, text: 'background: {} % mIoU, where all-background scores {} %', values: [(r) => pct(r.validation.at(-1).miou), (r) => pct(r.validation[0].miou)] },
   { file: TRAIN, text: '(fastest {} ms and {} ms)', values: ['segmenter-64', 'segmenter-96'].map((id) => (r) => r.cases.find((x) => x.id === id).peer.warm.min.toFixed(0)) },
   ...['segmenter-64', 'segmenter-96', 'deeplabv2-321'].map((id) => {
