@@ -37,6 +37,7 @@ const SOAK_BROWSER = 'bench/results/soak-browser-swiftshader-2026-12-07-00-50-18
 const TRAIN = 'bench/results/train-swiftshader-2026-12-07-06-47-05.json';
 const WORLD_TRAIN = 'bench/results/world-train-partial-2026-12-07.json';
 const WORLD_TRAIN_TORCH = 'bench/results/world-train-torch-2026-12-07.json';
+const WORLD_CLIP_BUDGET = 'bench/results/world-clip-budget-2026-12-07.json';
 const STAGES = ['cam', 'caa', 'crf', 'par', 'rw'];
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor((xs.length - 1) / 2)];
 // The seeds benchmark's table: seconds (two decimals under 1 s), ratios peer / seedmask.
@@ -56,6 +57,18 @@ const gflops = (k) => (r) => r.cases[k].flops['gradcam.vision'] / mine(k, 'gradc
 export const CHECKS = [
   { file: WORLD_TRAIN, text: 'train images ({} % mIoU against their ground truth) and the 60 val images ({} %)', values: [(r) => pct(r.seedsTrainMiou), (r) => pct(r.seedsVal.seeds)] },
   { file: WORLD_TRAIN, text: 'After {} steps of 8 crops', values: [(r) => String(r.stepsDone)] },
+  {
+    file: WORLD_CLIP_BUDGET,
+    text: 'grows {} points per doubling of the training steps ({} steps: {} %;',
+    values: [
+      (r) => {
+        const [a, b] = [r.runs[0], r.runs.at(-1)];
+        return (100 * (b.mAP.val - a.mAP.val) / Math.log2(b.steps / a.steps)).toFixed(1);
+      },
+      (r) => String(r.runs[0].steps),
+      (r) => (100 * r.runs[0].mAP.val).toFixed(1),
+    ],
+  },
   {
     file: WORLD_TRAIN_TORCH,
     text: "After {} steps on the seeds the network reaches {} % val mIoU ({} % with its argmax restricted to the image's own classes, which the seeds are given). On the ground truth of the same images it reaches {} % ({} %).",
