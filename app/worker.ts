@@ -492,6 +492,8 @@ async function trainSegmenter(items: { id: number; name: string }[], request: Tr
   post({ type: 'train-started', images: byName.size, validation: withMask.size, leftOut, steps: settings.steps, batch: settings.batch });
 
   const g = await trainingGpu();
+  // The seeds run's recorded CRF would sit idle beside the training's tensors.
+  pipeline?.releaseCaches();
   const encode = async (weights: Map<string, Float32Array>, shapes: ReadonlyMap<string, readonly number[]>, meta: Record<string, string>): Promise<Blob> => {
     const bytes = await encodeTrainedWeights(settings, weights, shapes, { ...meta, labelset: runLabelSet.name, ...trainedMetadata(settings, classNames) });
     return new Blob([bytes as Uint8Array<ArrayBuffer>], { type: 'application/octet-stream' });

@@ -81,6 +81,8 @@ export class DispatchRecording {
    */
   readonly free = new Map<number, GPUBuffer[]>();
   /** @internal */ readonly freed = new Set<GPUBuffer>();
+  /** @internal Buffers written from the host while recording (never reused by the recorded work). */
+  readonly uploaded = new Set<GPUBuffer>();
   /** @internal */ readonly pinned = new Set<string>();
   private disposed = false;
 
@@ -107,6 +109,7 @@ export class DispatchRecording {
     this.kept.clear();
     this.free.clear();
     this.freed.clear();
+    this.uploaded.clear();
     this.gpu.unpinConstants(this.pinned);
     this.pinned.clear();
   }
@@ -353,12 +356,15 @@ export class Gpu {
       upload(data: TypedArray | readonly number[], shape: Shape, dtype?: DType, label?: string): Tensor {
         const t = gpu.upload(data, shape, dtype, label);
         rec.kept.add(t.buffer);
+        rec.uploaded.add(t.buffer);
         return t;
       },
       release(...tensors: Tensor[]): void {
         for (const t of tensors) {
           if (!rec.kept.has(t.buffer)) gpu.release(t);
-          else if (!rec.freed.has(t.buffer)) {
+          // Uploaded data is written once, while recording: a replay reads it again, so its buffer
+          // is never handed to later work of the recording.
+          else if (!rec.freed.has(t.buffer) && !rec.uploaded.has(t.buffer)) {
             rec.freed.add(t.buffer);
             let list = rec.free.get(t.buffer.size);
             if (!list) rec.free.set(t.buffer.size, (list = []));

@@ -314,7 +314,8 @@ interface GpuLatticeParts {
  * builds again with 'full', tables that hold every entry as its own vertex (larger tables, and
  * bounds up to one vertex per entry). The caller releases the tensors. Returns undefined where a
  * buffer (the bilateral lattice's vertex keys, 120 bytes per pixel, a hash table, the neighbours
- * table at the bound) would exceed the device's buffer limit; the host builder then serves.
+ * table at the bound, or the mean field's values for `valueChunks` chunks of 4 channels at the
+ * bound) would exceed the device's buffer limit; the host builder then serves.
  */
 export async function buildCrfLatticeGpu(
   gpu: Gpu,
@@ -324,6 +325,7 @@ export async function buildCrfLatticeGpu(
   gaussian: { sxy: number } = CLIP_ES_CRF.gaussian,
   bilateral: { sxy: number; srgb: number } = CLIP_ES_CRF.bilateral,
   tables: CrfHashTables = 'first',
+  valueChunks = 1,
 ): Promise<GpuCrfLattice | undefined> {
   if (image instanceof Tensor) checkImageWords(image, height, width);
   else checkImage(image, height, width);
@@ -347,7 +349,9 @@ export async function buildCrfLatticeGpu(
     return { d, entries, table, bound: Math.min(table.maxClaims, entries) };
   });
   const slotBound = 1 + specs[0]!.bound + specs[1]!.bound;
-  const fitsAll = specs.every((l) => fits(l.entries * l.d) && fits(l.table.capacity) && fits(l.entries + 1)) && fits(9 * n) && fits(2 * CRF_LATTICE_AXES * slotBound);
+  const fitsAll = specs.every((l) => fits(l.entries * l.d) && fits(l.table.capacity) && fits(l.entries + 1)) && fits(9 * n) && fits(2 * CRF_LATTICE_AXES * slotBound)
+    // The mean field's lattice values (4 floats per slot and chunk), sized by the bound too.
+    && fits(4 * slotBound * valueChunks);
   if (!fitsAll) return undefined;
 
   // Feature quotients as the host forms them (x / float32(sxy) etc., rounded to float32): WGSL does
@@ -592,7 +596,7 @@ export async function denseCrf(gpu: Gpu, opts: DenseCrfOptions): Promise<{ q: Te
   const replay = opts.replay;
   const { q, bad } =
     replay && given === 'gpu' && image instanceof Tensor
-      ? await replay.posteriors(gpu, { ...run, image }, (on, inputs) => crfPosteriors(on, { ...run, ...inputs }, false))
+      ? await replay.posteriors(gpu, { ...run, image }, (on, inputs) => crfPosteriors(on, { ...run, ...inputs }, false), () => crfPosteriors(gpu, run, true))
       : await crfPosteriors(gpu, run, true);
   const overflowed = (flag: number) => flag === CRF_LATTICE_OVERFLOW;
   const explain = (flag: number) => {
@@ -613,7 +617,7 @@ export async function denseCrf(gpu: Gpu, opts: DenseCrfOptions): Promise<{ q: Te
   }
   if (flag !== 0) {
     gpu.release(q);
-    if (overflowed(flag) && hashTables === 'first') return denseCrf(gpu, { ...opts, hashTables: 'full' });
+    if (overflowed(flag) && hashTables === 'first') return denseCrf(gpu, { ...opts, hashTables: 'full', replay: undefined });
     throw explain(flag);
   }
   return { q };
@@ -630,8 +634,11 @@ export const CRF_REPLAY_MAX_BYTES = 256 * 2 ** 20;
  * its input and output tensors: a replay copies the image and the probabilities in, and the
  * posteriors and the error flag out, on the GPU. It keeps about the CRF's peak memory between
  * calls (at 500×375 with 4 channels, 221 MiB, where the CRF alone peaks at 126 MiB live: a
- * recording keeps what it freed, as the pool does), and is not kept above CRF_REPLAY_MAX_BYTES;
- * calls with other sizes or options record again. dispose() gives the memory back.
+ * recording keeps what it freed, as the pool does), and is not kept above its byte cap. A call
+ * records only when the previous call had the same sizes and options: on data whose sizes change
+ * from image to image (VOC), each call runs the plain CRF (with its own iteration replay), which
+ * is faster than recording a CRF that is replayed no more. Sizes whose recording went over the cap
+ * are not recorded again. dispose() gives the memory back.
  */
 export class CrfReplay {
   /** maxBytes: keep a recording only while it holds at most this much device memory. */
@@ -643,17 +650,29 @@ export class CrfReplay {
   private outputs: { q: Tensor; bad: Tensor } | undefined;
   /** Set while a call records: a call at the same time runs without the recording. */
   private recordingNow = false;
+  /** The previous call's sizes and options: a second call with them records. */
+  private lastKey = '';
+  /** Sizes and options whose recording held more than maxBytes. */
+  private readonly oversize = new Set<string>();
 
-  /** @internal denseCrf's posteriors and error flag (the caller's), through the recording. */
+  /**
+   * @internal denseCrf's posteriors and error flag (the caller's), through the recording.
+   * `record(on, inputs)` runs the CRF on `on` (a recorder, or the Gpu itself); `plain()` runs it
+   * without recording.
+   */
   async posteriors(
     gpu: Gpu,
     run: CrfRun & { image: Tensor },
     record: (on: Gpu, inputs: { image: Tensor; probs: Tensor }) => Promise<{ q: Tensor; bad: Tensor }>,
+    plain: () => Promise<{ q: Tensor; bad: Tensor }>,
   ): Promise<{ q: Tensor; bad: Tensor }> {
     const { image, probs } = run;
     if (gpu.precompiling || this.recordingNow) return record(gpu, { image, probs });
     const key = JSON.stringify([image.shape, image.dtype, probs.shape, run.iterations, run.gaussian, run.bilateral, run.hashTables]);
+    const previous = this.lastKey;
+    this.lastKey = key;
     if (key !== this.key || !this.recording?.isOn(gpu) || !this.recording.replayable) {
+      if (key !== previous || this.oversize.has(key)) return plain();
       this.dispose();
       const rec = new DispatchRecording(gpu);
       this.recordingNow = true;
@@ -664,10 +683,13 @@ export class CrfReplay {
         gpu.copy(probs, inputs.probs);
         const outputs = await record(on, inputs);
         const out = this.copyOut(gpu, outputs);
-        // Kept unless it read back (the host lattice served) or would hold more device memory than
-        // maxBytes between images (large images: encoding is then a small part of the CRF).
+        // Kept unless it read back (the host lattice served) or holds more device memory than
+        // maxBytes (large images: encoding is then a small part of the CRF).
         if (rec.replayable && rec.keptBytes <= this.maxBytes) Object.assign(this, { key, recording: rec, inputs, outputs });
-        else rec.dispose();
+        else {
+          if (rec.replayable) this.oversize.add(key);
+          rec.dispose();
+        }
         return out;
       } catch (err) {
         rec.dispose();
@@ -733,7 +755,7 @@ async function crfPosteriors(gpu: Gpu, run: CrfRun, repeatIterations: boolean): 
   let q: Tensor | undefined;
   try {
     let built: GpuCrfLattice | undefined;
-    if (given === 'gpu') built = await buildCrfLatticeGpu(gpu, image, height, width, gaussian, bilateral, hashTables);
+    if (given === 'gpu') built = await buildCrfLatticeGpu(gpu, image, height, width, gaussian, bilateral, hashTables, chunks);
     // The GPU builder declines only where its own buffers would exceed the device's limit (then an
     // image given on the GPU comes back to the host once).
     if (!built) {

@@ -36,6 +36,7 @@ import { LabelSetError, VOC_LABELSET, parseLabels, type LabelSet } from './label
 import { CAM_SOURCE_NAMES, CAM_SOURCES, refinerStage, REFINERS, SEED_STAGES, STAGES, type CamSourceName, type Refiner, type Stage } from './registry.js';
 import { checkFitsDevice } from './limits.js';
 import { SeedContext, SeedError, type CamProduct } from './stage.js';
+import { releaseCrfReplay } from './stages/crf.js';
 import type { Tensor } from '../gpu/tensor.js';
 import { labelSetEmbeddings } from './text.js';
 import { unpackLabelWords } from './labels.js';
@@ -163,6 +164,15 @@ export class SeedPipeline {
   /** @param model The CLIP model (with a tokenizer) whose Grad-CAMs and attention make the seeds. */
   constructor(readonly model: ClipModel) {
     this.gpu = model.gpu;
+  }
+
+  /**
+   * Gives back the device memory the pipeline keeps between images of one size (the recorded CRF,
+   * up to CRF_REPLAY_MAX_BYTES), e.g. before other work on the same device. The model's weights
+   * and compiled graphs stay; the next image records again.
+   */
+  releaseCaches(): void {
+    releaseCrfReplay(this.gpu);
   }
 
   /**

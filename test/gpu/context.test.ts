@@ -1,10 +1,12 @@
 // The GPU context's contract: adapter discovery, binding checks that name kernel and binding,
 // uniform packing by reflected name, specialisation errors.
 import { describe, expect, it } from 'vitest';
+import { DispatchRecording } from '../../src/gpu/context.js';
 import { defineKernel } from '../../src/gpu/kernel.js';
 import { listParams, specialize } from '../../src/gpu/shader.js';
 import { bucketBytes } from '../../src/gpu/tensor.js';
 import { unaryKernel } from '../../src/kernels/elementwise.js';
+import { fillWords, gatherRows } from '../../src/kernels/layout.js';
 import { testGpu } from '../helpers/gpu.js';
 
 describe('device', () => {
@@ -128,5 +130,29 @@ describe('optional bindings', () => {
     expect(Array.from(await gpu.readF32(y))).toEqual([1, 2, 3]);
     await expect(gpu.run(k, null, { y })).rejects.toThrow(/binding 'a': missing/);
     gpu.release(a, y);
+  });
+});
+
+describe('dispatch recordings', () => {
+  it('a replay reads data uploaded while recording, even after later recorded work allocated buffers of its size', async () => {
+    const gpu = await testGpu();
+    const table = gpu.upload(Uint32Array.of(10, 11, 12, 13), [4, 1], 'u32');
+    const rec = new DispatchRecording(gpu);
+    const on = gpu.recorder(rec);
+    try {
+      const out = on.empty([3, 1], 'u32');
+      // gatherRows uploads the indices and releases them; the next allocation has their size.
+      await gatherRows(on, table, [2, 0, 1], { out });
+      const scratch = on.empty([4], 'u32');
+      await fillWords(on, scratch, 4, 3);
+      expect(rec.replayable).toBe(true);
+      expect(Array.from((await gpu.read(out)) as Uint32Array)).toEqual([12, 10, 11]);
+      await fillWords(gpu, out, 3, 99);
+      gpu.replay(rec);
+      expect(Array.from((await gpu.read(out)) as Uint32Array)).toEqual([12, 10, 11]);
+    } finally {
+      rec.dispose();
+      gpu.release(table);
+    }
   });
 });

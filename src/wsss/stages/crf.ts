@@ -16,6 +16,12 @@ const replayOn = (gpu: Gpu): CrfReplay => {
   return r;
 };
 
+/** Gives back the memory of the CRF recorded on `gpu` (the next image records again). */
+export function releaseCrfReplay(gpu: Gpu): void {
+  replays.get(gpu)?.dispose();
+  replays.delete(gpu);
+}
+
 export const crfStage: SeedStage<'crf', 'crf'> = {
   name: 'crf',
   refiner: 'crf',
