@@ -95,8 +95,18 @@ export function downloadZip(page: Page, dir: string): Promise<string> {
 /** Adds a VOC-layout folder (JPEGImages/, SegmentationClass/) through the folder input: labels come from the masks. */
 export async function addDataset(page: Page, folder: string): Promise<number> {
   const before = await page.$$eval('#queue tbody tr', (rows) => rows.length);
+  // An error already on the page (from an earlier step) does not count: only rows, or a new error.
+  const shownError = await page.$eval('#error', (e) => ((e as HTMLElement).hidden ? '' : (e.textContent ?? '')));
   await (await input(page, '#dataset')).uploadFile(folder);
-  await page.waitForFunction((n: number) => document.querySelectorAll('#queue tbody tr').length > n || !document.getElementById('error')!.hidden, { timeout: 10_000 }, before);
+  await page.waitForFunction(
+    (n: number, old: string) => {
+      const error = document.getElementById('error')!;
+      return document.querySelectorAll('#queue tbody tr').length > n || (!error.hidden && (error.textContent ?? '') !== old);
+    },
+    { timeout: 10_000 },
+    before,
+    shownError,
+  );
   return (await page.$$eval('#queue tbody tr', (rows) => rows.length)) - before;
 }
 
