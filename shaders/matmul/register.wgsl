@@ -16,6 +16,7 @@
 // the identity epilogue it writes the partial sums that matmul/splitk_reduce.wgsl adds up.
 // @include matmul/io.wgsl
 // @include matmul/epilogue.wgsl
+// @include common/block4x4.wgsl
 
 const TM: u32 = 8u;            // @param rows of C per invocation: 4 or 8
 const TN: u32 = 8u;            // @param columns of C per invocation: 4 or 8
@@ -55,24 +56,6 @@ fn b_k4_tail(off: u32, k: u32, end: u32) -> vec4<f32> {
   var v: vec4<f32>;
   for (var t = 0u; t < 4u; t++) { v[t] = select(0.0, b[off + min(k + t, last) * s], k + t < end); }
   return v;
-}
-
-// One 4×4 sub-block of C over 4 k: acc[r][c] += Σ_t at[r][t] · bt[c][t], where at[r] holds
-// op(A)[row r, k..k+3] and bt[c] holds op(B)[k..k+3, column c].
-fn update(acc: mat4x4<f32>, at: mat4x4<f32>, bt: mat4x4<f32>) -> mat4x4<f32> {
-  if (FUSED) {
-    var r = acc;
-    for (var t = 0u; t < 4u; t++) {
-      let bk = vec4<f32>(bt[0][t], bt[1][t], bt[2][t], bt[3][t]);
-      r[0] = fma(vec4<f32>(at[0][t]), bk, r[0]);
-      r[1] = fma(vec4<f32>(at[1][t]), bk, r[1]);
-      r[2] = fma(vec4<f32>(at[2][t]), bk, r[2]);
-      r[3] = fma(vec4<f32>(at[3][t]), bk, r[3]);
-    }
-    return r;
-  }
-  // WGSL matrices are column-major: (transpose(bt) · at)[r][c] = Σ_t bt[c][t] · at[r][t].
-  return acc + transpose(bt) * at;
 }
 
 fn store_block(acc: mat4x4<f32>, z: u32, r0: u32, q0: u32) {

@@ -29,6 +29,7 @@
 // The tile grid (phases × channel tiles × pixel tiles) is folded into x·y (grid1d); workgroups past
 // `tiles` return at once.
 // @include common/conv_geometry.wgsl
+// @include common/block4x4.wgsl
 
 const TM: u32 = 8u;             // @param input channels per invocation: 4 or 8
 const TN: u32 = 8u;             // @param input pixels (of one phase) per invocation: 4 or 8
@@ -90,22 +91,6 @@ fn dy4(off: u32, c: u32, hwo: u32, n: u32) -> vec4<f32> {
 // A column's loads where its dy pixel exists, else zeros.
 fn din(v: vec4<f32>, inside: bool) -> vec4<f32> {
   return select(vec4<f32>(0.0), v, inside);
-}
-
-// One 4×4 sub-block over 4 k: acc[r][c] += Σ_t at[r][t] · bt[c][t] (as in matmul/register.wgsl).
-fn update(acc: mat4x4<f32>, at: mat4x4<f32>, bt: mat4x4<f32>) -> mat4x4<f32> {
-  if (FUSED) {
-    var r = acc;
-    for (var t = 0u; t < 4u; t++) {
-      let bk = vec4<f32>(bt[0][t], bt[1][t], bt[2][t], bt[3][t]);
-      r[0] = fma(vec4<f32>(at[0][t]), bk, r[0]);
-      r[1] = fma(vec4<f32>(at[1][t]), bk, r[1]);
-      r[2] = fma(vec4<f32>(at[2][t]), bk, r[2]);
-      r[3] = fma(vec4<f32>(at[3][t]), bk, r[3]);
-    }
-    return r;
-  }
-  return acc + transpose(bt) * at;
 }
 
 // Store rows ci0 .. ci0+3 (channels within the group) × phase pixels q0 .. q0+3, whose offsets

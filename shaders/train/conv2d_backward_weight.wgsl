@@ -31,6 +31,7 @@
 // @include common/conv_geometry.wgsl
 // @include common/dispatch.wgsl
 // @include train/conv2d_backward_weight_io.wgsl
+// @include common/block4x4.wgsl
 
 const TM: u32 = 8u;             // @param output channels per unit (GEMM rows): 4 or 8
 const TN: u32 = 8u;             // @param input channels per unit (GEMM columns): 4 or 8
@@ -67,22 +68,6 @@ struct Params {
 @group(0) @binding(1) var<storage, read> dy: array<f32>;
 @group(0) @binding(2) var<storage, read> x: array<f32>;
 @group(0) @binding(3) var<storage, read_write> partial: array<f32>;
-
-// One 4×4 sub-block over 4 k: acc[r][c] += Σ_t at[r][t] · bt[c][t] (as in matmul/register.wgsl).
-fn update(acc: mat4x4<f32>, at: mat4x4<f32>, bt: mat4x4<f32>) -> mat4x4<f32> {
-  if (FUSED) {
-    var r = acc;
-    for (var t = 0u; t < 4u; t++) {
-      let bk = vec4<f32>(bt[0][t], bt[1][t], bt[2][t], bt[3][t]);
-      r[0] = fma(vec4<f32>(at[0][t]), bk, r[0]);
-      r[1] = fma(vec4<f32>(at[1][t]), bk, r[1]);
-      r[2] = fma(vec4<f32>(at[2][t]), bk, r[2]);
-      r[3] = fma(vec4<f32>(at[3][t]), bk, r[3]);
-    }
-    return r;
-  }
-  return acc + transpose(bt) * at;
-}
 
 // Store rows co0 .. co0+3 × columns ci0 .. ci0+3 (channels within group g) of tap `tap`.
 fn store_block(acc: mat4x4<f32>, base: u32, g: u32, tap: u32, co0: u32, ci0: u32) {
