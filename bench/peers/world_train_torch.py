@@ -42,6 +42,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.abspath(os.path.join(HERE, "..", ".."))
 sys.path.insert(0, os.path.join(ROOT, "weights"))
 from make_train_equivalence import Segmenter  # noqa: E402
+from world_clip_cam import confusion, miou  # noqa: E402
 
 CLASSES = 11
 IGNORE = 255
@@ -105,12 +106,6 @@ def build(widths: list[int]) -> Segmenter:
     return net
 
 
-def miou(matrix: np.ndarray) -> float:
-    tp = np.diag(matrix).astype(np.float64)
-    iou = tp / np.maximum(matrix.sum(0) + matrix.sum(1) - tp, 1)
-    return float(iou[matrix.sum(1) > 0].mean())
-
-
 @torch.no_grad()
 def evaluate(net: Segmenter, val: list[tuple[np.ndarray, np.ndarray]], base: int) -> dict[str, float]:
     net.eval()
@@ -122,10 +117,8 @@ def evaluate(net: Segmenter, val: list[tuple[np.ndarray, np.ndarray]], base: int
         present = [c for c in np.unique(gt) if c != IGNORE and c != 0]
         allowed = torch.full((CLASSES,), -np.inf)
         allowed[[0, *present]] = 0
-        valid = gt != IGNORE
         for matrix, scores in ((free, logits), (restricted, logits + allowed[:, None, None])):
-            pred = scores.argmax(0).numpy()
-            matrix += np.bincount(gt[valid].astype(np.int64) * CLASSES + pred[valid], minlength=CLASSES * CLASSES).reshape(CLASSES, CLASSES)
+            matrix += confusion(scores.argmax(0).numpy(), gt, CLASSES)
     net.train()
     return {"miou": miou(free), "miouImageLabels": miou(restricted)}
 
